@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from harness.errors import ChaosError, ConfigError
+
 # Values are whatever the client recorded; they only have to survive json.dumps.
 JsonValue = Any
 
@@ -25,6 +27,11 @@ FAIL: Final = "fail"
 INFO: Final = "info"
 COMPLETION_TYPES: Final = frozenset({OK, FAIL, INFO})
 OP_TYPES: Final = frozenset({INVOKE}) | COMPLETION_TYPES
+
+
+class HistoryError(ChaosError):
+    """A history (recorded or loaded) is not well formed, so no checker can trust it."""
+
 
 _FIELDS: Final = ("index", "type", "process", "f", "value", "time", "error")
 
@@ -52,19 +59,19 @@ class Op:
     def from_dict(cls, data: dict[str, JsonValue]) -> Op:
         missing = [name for name in _FIELDS if name not in data and name != "error"]
         if missing:
-            raise ValueError(f"op {data!r} lacks field(s) {', '.join(missing)}")
+            raise HistoryError(f"op {data!r} lacks field(s) {', '.join(missing)}")
         # bool is an int subclass; a true/false index or process is a corrupt file.
         for name in ("index", "process"):
             if not isinstance(data[name], int) or isinstance(data[name], bool):
-                raise ValueError(f"op field {name!r} must be an integer, got {data[name]!r}")
+                raise HistoryError(f"op field {name!r} must be an integer, got {data[name]!r}")
         if not isinstance(data["time"], int | float) or isinstance(data["time"], bool):
-            raise ValueError(f"op field 'time' must be a number, got {data['time']!r}")
+            raise HistoryError(f"op field 'time' must be a number, got {data['time']!r}")
         for name in ("type", "f"):
             if not isinstance(data[name], str):
-                raise ValueError(f"op field {name!r} must be a string, got {data[name]!r}")
+                raise HistoryError(f"op field {name!r} must be a string, got {data[name]!r}")
         error = data.get("error")
         if error is not None and not isinstance(error, str):
-            raise ValueError(f"op field 'error' must be a string or null, got {error!r}")
+            raise HistoryError(f"op field 'error' must be a string or null, got {error!r}")
         return cls(
             index=data["index"],
             type=data["type"],
@@ -112,9 +119,9 @@ class History:
     ) -> Op:
         """Record the completion of ``invoke_op`` as ``ok``, ``fail`` or ``info``."""
         if invoke_op.type != INVOKE:
-            raise ValueError(f"can only complete an invoke op, got a {invoke_op.type!r} op")
+            raise ConfigError(f"can only complete an invoke op, got a {invoke_op.type!r} op")
         if type not in COMPLETION_TYPES:
-            raise ValueError(f"completion type must be one of ok/fail/info, got {type!r}")
+            raise ConfigError(f"completion type must be one of ok/fail/info, got {type!r}")
         return self._append(type, invoke_op.process, invoke_op.f, value, error)
 
     def append(self, op: Op) -> None:
@@ -201,7 +208,7 @@ class History:
         ops keep their original ``index`` so evidence points back at the full history.
         """
         if t1 < t0:
-            raise ValueError(f"time window ends ({t1}) before it starts ({t0})")
+            raise ConfigError(f"time window ends ({t1}) before it starts ({t0})")
         kept: list[Op] = []
         for invoke_op, completion in self.pairs():
             if t0 <= invoke_op.time < t1:
@@ -214,7 +221,7 @@ class History:
     # -- checking --------------------------------------------------------------------
 
     def validate(self) -> None:
-        """Raise ValueError if the history is not well formed.
+        """Raise HistoryError if the history is not well formed.
 
         Well formed: every type is known; a process has at most one open invoke; every
         completion follows an open invoke of the same process and operation.
@@ -224,25 +231,29 @@ class History:
             if op.type == INVOKE:
                 if op.process in open_invoke:
                     earlier = open_invoke[op.process]
-                    raise ValueError(
+                    raise HistoryError(
                         f"process {op.process} invoked op {op.index} ({op.f}) while op "
-                        f"{earlier.index} ({earlier.f}) was still open"
+                        f"{earlier.index} ({earlier.f}) was still open; a process is one "
+                        "client doing one thing at a time, so give concurrent requests "
+                        "their own process numbers"
                     )
                 open_invoke[op.process] = op
             elif op.type in COMPLETION_TYPES:
                 started = open_invoke.pop(op.process, None)
                 if started is None:
-                    raise ValueError(
+                    raise HistoryError(
                         f"op {op.index} completes ({op.type}) process {op.process}, "
-                        "which has no open invoke"
+                        "which has no open invoke; record each completion with "
+                        "History.complete(invoke_op, ...) exactly once"
                     )
                 if started.f != op.f:
-                    raise ValueError(
+                    raise HistoryError(
                         f"op {op.index} completes {op.f!r} but process {op.process} "
-                        f"invoked {started.f!r} (op {started.index})"
+                        f"invoked {started.f!r} (op {started.index}); the history was "
+                        "edited or merged by hand"
                     )
             else:
-                raise ValueError(
+                raise HistoryError(
                     f"op {op.index} has type {op.type!r}; expected invoke, ok, fail or info"
                 )
 
@@ -264,8 +275,11 @@ class History:
             try:
                 data = json.loads(line)
                 if not isinstance(data, dict):
-                    raise ValueError("expected a JSON object")
+                    raise HistoryError("expected a JSON object")
                 ops.append(Op.from_dict(data))
-            except ValueError as exc:
-                raise ValueError(f"{path}:{line_number}: not a history op: {exc}") from exc
+            except (ValueError, HistoryError) as exc:
+                raise HistoryError(
+                    f"{path}:{line_number}: not a history op ({exc}); load only files "
+                    "written by History.to_jsonl"
+                ) from exc
         return cls(ops)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.history import History, Op
+from harness.errors import ConfigError
+from harness.history import History, HistoryError, Op
 
 
 def _sample() -> History:
@@ -40,10 +41,10 @@ def test_invoke_and_complete_record_ops_in_order() -> None:
 def test_complete_rejects_bad_arguments() -> None:
     history = History()
     invoke_op = history.invoke(0, "GET /")
-    with pytest.raises(ValueError, match="ok/fail/info"):
+    with pytest.raises(ConfigError, match="ok/fail/info"):
         history.complete(invoke_op, "invoke")
     done = history.complete(invoke_op, "ok")
-    with pytest.raises(ValueError, match="only complete an invoke"):
+    with pytest.raises(ConfigError, match="only complete an invoke"):
         history.complete(done, "ok")
 
 
@@ -90,7 +91,7 @@ def test_between_keeps_whole_pairs_by_invoke_time() -> None:
     assert [op.index for op in window] == [1, 3]
     window.validate()
     assert [op.index for op in history.between(0.0, 10.0)] == list(range(6))
-    with pytest.raises(ValueError, match="before it starts"):
+    with pytest.raises(ConfigError, match="before it starts"):
         history.between(2.0, 1.0)
 
 
@@ -112,13 +113,13 @@ def test_from_jsonl_reports_the_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     good = '{"index":0,"type":"invoke","process":0,"f":"GET /","value":null,"time":0.0}'
     path.write_text(good + "\n\n" + '{"index":"x","type":"ok"}\n')
-    with pytest.raises(ValueError, match=r"bad\.jsonl:3"):
+    with pytest.raises(HistoryError, match=r"bad\.jsonl:3"):
         History.from_jsonl(path)
     path.write_text("not json\n")
-    with pytest.raises(ValueError, match=r"bad\.jsonl:1"):
+    with pytest.raises(HistoryError, match=r"bad\.jsonl:1"):
         History.from_jsonl(path)
     path.write_text(good.replace('"process":0', '"process":true') + "\n")
-    with pytest.raises(ValueError, match="process"):
+    with pytest.raises(HistoryError, match="process"):
         History.from_jsonl(path)
 
 
@@ -140,7 +141,7 @@ def test_to_jsonl_refuses_values_that_are_not_json(tmp_path: Path) -> None:
     ],
 )
 def test_validate_rejects_malformed_histories(ops: list[Op], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(HistoryError, match=message):
         History(ops).validate()
 
 
