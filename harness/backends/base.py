@@ -1,0 +1,142 @@
+"""The contract every backend keeps, and the readiness wait they share.
+
+A backend runs the services of a topology somewhere the test process can reach on
+127.0.0.1, and can do to each of them what production does: kill, terminate, pause,
+resume, restart. It records everything it creates so that :meth:`Backend.down` (and, for a
+killed run, the reaper) can remove it.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+import requests
+import tenacity
+
+from harness.errors import StartupError
+from harness.topology import Service, Topology
+
+__all__ = ["Backend", "NotReadyError", "ServiceState"]
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    alive: bool
+    status: str
+    pid: int | None
+    started_at: str | None
+    restarts: int
+    exit_code: int | None
+    oom_killed: bool
+
+
+class NotReadyError(Exception):
+    """A transient 'not ready yet': the only error readiness waits retry on."""
+
+
+class Backend(ABC):
+    name: ClassVar[str]
+
+    def __init__(self, session: str) -> None:
+        self.session = session
+        self.topology: Topology | None = None
+
+    @abstractmethod
+    def prepare(self, topology: Topology, env: Mapping[str, str]) -> None:
+        """Build what is missing and create shared resources (network, volumes).
+
+        ``env`` is added to every service's environment (e.g. ``CHAOS_BUGS``).
+        """
+
+    @abstractmethod
+    def start(self, service: Service) -> None:
+        """Start one service without waiting for it to be ready."""
+
+    @abstractmethod
+    def down(self) -> None:
+        """Remove everything this backend created; safe to call twice or after a failure."""
+
+    @abstractmethod
+    def address(self, service: str, port: int) -> tuple[str, int]:
+        """Where the test process reaches ``port`` of ``service`` (always loopback)."""
+
+    @abstractmethod
+    def kill(self, service: str) -> None: ...
+
+    @abstractmethod
+    def terminate(self, service: str) -> None: ...
+
+    @abstractmethod
+    def pause(self, service: str) -> None: ...
+
+    @abstractmethod
+    def resume(self, service: str) -> None: ...
+
+    @abstractmethod
+    def restart(self, service: str) -> None:
+        """Start a stopped (killed, terminated) service again, or stop and start a live one."""
+
+    @abstractmethod
+    def logs(self, service: str, tail: int = 200) -> str: ...
+
+    @abstractmethod
+    def state(self, service: str) -> ServiceState: ...
+
+    def base_url(self, service: str) -> str:
+        assert self.topology is not None, "prepare() first"
+        host, port = self.address(service, self.topology.service(service).http_port)
+        return f"http://{host}:{port}"
+
+    def wait_ready(self, service: Service, timeout_s: float) -> None:
+        """Wait until ``service`` answers its readiness check, or raise with its logs."""
+
+        @tenacity.retry(
+            retry=tenacity.retry_if_exception_type(NotReadyError),
+            stop=tenacity.stop_after_delay(timeout_s),
+            wait=tenacity.wait_exponential(multiplier=0.02, max=0.5),
+            reraise=True,
+        )
+        def probe() -> None:
+            self._probe_ready(service)
+
+        started = time.monotonic()
+        try:
+            probe()
+        except NotReadyError as exc:
+            raise StartupError(
+                f"service {service.name!r} was not ready after {time.monotonic() - started:.1f} s "
+                f"({exc}); read its log lines below, or raise --chaos-startup-timeout if it is "
+                "only slow",
+                service=service.name,
+                logs=self.logs(service.name),
+            ) from None
+
+    def _probe_ready(self, service: Service) -> None:
+        state = self.state(service.name)
+        if not state.alive:
+            raise StartupError(
+                f"service {service.name!r} exited during start-up "
+                f"(status {state.status}, exit code {state.exit_code}); its log says why",
+                service=service.name,
+                logs=self.logs(service.name),
+            )
+        host, port = self.address(service.name, service.http_port)
+        if service.health is not None:
+            try:
+                reply = requests.get(f"http://{host}:{port}{service.health}", timeout=1.0)
+            except requests.RequestException as exc:
+                raise NotReadyError(f"GET {service.health}: {type(exc).__name__}") from None
+            if reply.status_code != 200:
+                raise NotReadyError(f"GET {service.health} answered {reply.status_code}")
+            return
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                pass
+        except OSError as exc:
+            raise NotReadyError(f"port {port} not accepting connections: {exc}") from None

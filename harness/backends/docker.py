@@ -1,0 +1,228 @@
+"""The Docker backend: one labelled network, volumes and hardened containers per session.
+
+Everything it creates carries the session's labels, so :meth:`DockerBackend.down` and the
+reaper find it by label rather than by memory: a half-finished start-up is cleaned up as
+completely as a finished one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from harness.backends.base import Backend, ServiceState
+from harness.build import build_images, run_prebuild
+from harness.errors import BackendError, EngineUnavailableError
+from harness.labels import SESSION_LABEL, session_labels
+from harness.topology import Service, Topology
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+__all__ = ["DockerBackend", "docker_client"]
+
+
+def docker_client() -> docker.DockerClient:
+    """A client for the engine in the environment (``DOCKER_HOST`` included), or raise."""
+    import docker
+    import docker.errors
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except (docker.errors.DockerException, OSError) as exc:
+        raise EngineUnavailableError(
+            f"no Docker engine answered ({exc}). Start one (as root on Debian: "
+            "`apt-get install docker.io && dockerd &`), point DOCKER_HOST at one, or run "
+            "without containers with --chaos-backend=local"
+        ) from None
+    return client
+
+
+class DockerBackend(Backend):
+    name = "docker"
+
+    def __init__(
+        self, session: str, client: docker.DockerClient | None = None, *, race: bool = False
+    ) -> None:
+        super().__init__(session)
+        self.client = client or docker_client()
+        self.build_args = {"CHAOS_VARIANT": "race"} if race else {}
+        self.network_name = f"{session}-net"
+        self._images: dict[str, str] = {}
+        self._env: Mapping[str, str] = {}
+        self._containers: dict[str, Container] = {}
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def prepare(self, topology: Topology, env: Mapping[str, str]) -> None:
+        self.topology = topology
+        self._env = dict(env)
+        run_prebuild(topology)
+        self._images = build_images(self.client, topology, self.build_args)
+        labels = session_labels(self.session)
+        self.client.networks.create(self.network_name, driver="bridge", labels=labels)
+        for volume in topology.volumes:
+            self.client.volumes.create(name=self._volume_name(volume), labels=labels)
+
+    def start(self, service: Service) -> None:
+        import docker.errors
+
+        assert self.topology is not None, "prepare() first"
+        ports = set(service.ports)
+        if service.port is not None:
+            ports.add(service.port)
+        toxiproxy = self.topology.toxiproxy
+        if toxiproxy is not None and toxiproxy.service == service.name:
+            ports.add(toxiproxy.api_port)
+        run_args: dict[str, Any] = {
+            "image": self._images[service.name],
+            "name": self._container_name(service.name),
+            "command": list(service.command) if service.command else None,
+            "environment": {**service.environment, **self._env},
+            "labels": {**session_labels(self.session), "chaos-harness.service": service.name},
+            "network": self.network_name,
+            # The service name is its host name on the session network, as in compose.
+            "networking_config": {
+                self.network_name: self.client.api.create_endpoint_config(aliases=[service.name])
+            },
+            # Published ports bind to loopback only: nothing beyond this machine reaches them.
+            "ports": {f"{port}/tcp": ("127.0.0.1", None) for port in sorted(ports)},
+            "volumes": {
+                self._volume_name(m.volume): {"bind": m.target, "mode": "rw"}
+                for m in service.volumes
+            },
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+            "read_only": not service.writable,
+            "privileged": False,
+            "detach": True,
+        }
+        if service.healthcheck:
+            run_args["healthcheck"] = _healthcheck(service.healthcheck)
+        try:
+            container = self.client.containers.create(**run_args)
+            container.start()
+        except docker.errors.APIError as exc:
+            raise BackendError(
+                f"the engine could not start service {service.name!r}: {exc.explanation or exc}"
+            ) from None
+        self._containers[service.name] = container
+
+    def down(self) -> None:
+        remove_session(self.client, self.session)
+        self._containers.clear()
+
+    # -- what tests do to services -----------------------------------------------------
+
+    def address(self, service: str, port: int) -> tuple[str, int]:
+        container = self._container(service)
+        container.reload()
+        bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp")
+        if not bindings:
+            raise BackendError(
+                f"port {port} of service {service!r} is not published (is the service running?);"
+                " list it under `ports:` in the compose file"
+            )
+        return "127.0.0.1", int(bindings[0]["HostPort"])
+
+    def kill(self, service: str) -> None:
+        self._container(service).kill(signal="SIGKILL")
+        self._container(service).wait(condition="not-running", timeout=30)
+
+    def terminate(self, service: str) -> None:
+        self._container(service).kill(signal="SIGTERM")
+
+    def pause(self, service: str) -> None:
+        self._container(service).pause()
+
+    def resume(self, service: str) -> None:
+        self._container(service).unpause()
+
+    def restart(self, service: str) -> None:
+        container = self._container(service)
+        container.reload()
+        if container.status == "paused":
+            container.unpause()
+        if container.status in ("running", "paused"):
+            container.restart(timeout=10)
+        else:
+            container.start()
+
+    def logs(self, service: str, tail: int = 200) -> str:
+        import docker.errors
+
+        try:
+            raw: bytes = self._container(service).logs(tail=tail)
+        except (docker.errors.APIError, BackendError):
+            return ""
+        return raw.decode(errors="replace")
+
+    def state(self, service: str) -> ServiceState:
+        container = self._container(service)
+        container.reload()
+        st = container.attrs["State"]
+        return ServiceState(
+            service=service,
+            alive=bool(st.get("Running")) or bool(st.get("Paused")),
+            status=str(st.get("Status")),
+            pid=int(st["Pid"]) or None,
+            started_at=st.get("StartedAt"),
+            restarts=int(container.attrs.get("RestartCount", 0)),
+            exit_code=None if st.get("Running") else int(st.get("ExitCode", 0)),
+            oom_killed=bool(st.get("OOMKilled")),
+        )
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _container(self, service: str) -> Container:
+        try:
+            return self._containers[service]
+        except KeyError:
+            raise BackendError(
+                f"service {service!r} has no container in this session; "
+                f"the running services are: {', '.join(sorted(self._containers)) or 'none'}"
+            ) from None
+
+    def _container_name(self, service: str) -> str:
+        return f"{self.session}-{service}"
+
+    def _volume_name(self, volume: str) -> str:
+        return f"{self.session}-{volume}"
+
+
+def remove_session(client: docker.DockerClient, session: str | None) -> None:
+    """Remove containers, networks and volumes of one session (or, with None, all)."""
+    import docker.errors
+
+    selector = f"{SESSION_LABEL}={session}" if session else SESSION_LABEL
+    for container in client.containers.list(all=True, filters={"label": selector}):
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True, v=True)
+    for network in client.networks.list(filters={"label": selector}):
+        with contextlib.suppress(docker.errors.NotFound):
+            network.remove()
+    for volume in client.volumes.list(filters={"label": selector}):
+        with contextlib.suppress(docker.errors.NotFound):
+            volume.remove(force=True)
+
+
+def _healthcheck(spec: Mapping[str, Any]) -> dict[str, Any]:
+    def ns(value: object) -> int:
+        text = str(value)
+        units = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}
+        for suffix in ("ms", "s", "m"):
+            if text.endswith(suffix) and text[: -len(suffix)].replace(".", "").isdigit():
+                return int(float(text[: -len(suffix)]) * units[suffix])
+        raise BackendError(f"healthcheck duration {value!r} needs a unit: ms, s or m")
+
+    test = spec.get("test")
+    result: dict[str, Any] = {"test": test}
+    for key in ("interval", "timeout", "start_period"):
+        if key in spec:
+            result[key] = ns(spec[key])
+    if "retries" in spec:
+        result["retries"] = int(spec["retries"])
+    return result

@@ -1,0 +1,148 @@
+"""Builds what a topology needs: the host pre-build step, then images keyed by content.
+
+An image is tagged with a hash of everything that goes into it (the files of its build
+context that ``.dockerignore`` lets through, the Dockerfile's name and the build args), so a
+run rebuilds exactly the images whose inputs changed and reuses the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import BuildError
+
+if TYPE_CHECKING:
+    import docker
+
+    from harness.topology import Build, Service, Topology
+
+__all__ = ["IMAGE_LABEL", "build_images", "context_hash", "image_tag", "run_prebuild"]
+
+IMAGE_LABEL = "chaos-harness.inputs"
+_PREBUILD_TIMEOUT_S = 900
+
+
+def run_prebuild(topology: Topology) -> None:
+    """Run ``x-chaos.prebuild`` in the compose file's folder; fail with its output."""
+    if topology.prebuild is None:
+        return
+    try:
+        done = subprocess.run(
+            list(topology.prebuild),
+            cwd=topology.project_dir,
+            capture_output=True,
+            text=True,
+            timeout=_PREBUILD_TIMEOUT_S,
+            env=os.environ.copy(),
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise BuildError(
+            f"x-chaos.prebuild {list(topology.prebuild)} in {topology.path} could not start: "
+            f"{exc}; install the program it names or fix the command"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise BuildError(
+            f"x-chaos.prebuild {list(topology.prebuild)} ran longer than "
+            f"{_PREBUILD_TIMEOUT_S} s; run it by hand in {topology.project_dir} to see why"
+        ) from None
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr).strip().splitlines()[-40:]
+        raise BuildError(
+            f"x-chaos.prebuild {list(topology.prebuild)} failed with exit code "
+            f"{done.returncode} in {topology.project_dir}; fix the build and run again.\n"
+            + "\n".join("    " + line for line in output)
+        )
+
+
+def context_hash(build: Build, extra_args: Mapping[str, str] | None = None) -> str:
+    """Hash of the files an image build would send, plus the Dockerfile name and args."""
+    from docker.utils.build import exclude_paths
+
+    root = build.context
+    if not root.is_dir():
+        raise BuildError(f"build context {root} does not exist; fix `build.context`")
+    ignore_file = root / ".dockerignore"
+    patterns = ignore_file.read_text().splitlines() if ignore_file.is_file() else []
+    patterns = [p.strip() for p in patterns if p.strip() and not p.startswith("#")]
+    digest = hashlib.sha256()
+    for rel in sorted(exclude_paths(str(root), patterns, dockerfile=build.dockerfile)):
+        file = root / rel
+        if file.is_file():
+            digest.update(rel.encode() + b"\0")
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+    digest.update(build.dockerfile.encode() + b"\0")
+    for key, value in sorted({**build.args, **(extra_args or {})}.items()):
+        digest.update(f"{key}={value}\0".encode())
+    return digest.hexdigest()
+
+
+def image_tag(service: Service, digest: str) -> str:
+    return f"chaos-harness/{service.name}:{digest[:16]}"
+
+
+def build_images(
+    client: docker.DockerClient, topology: Topology, extra_args: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Build (or reuse) an image for every service; return service name -> image.
+
+    ``extra_args`` are build args given to every build (``CHAOS_VARIANT=race``, say).
+    """
+    import docker.errors
+
+    images: dict[str, str] = {}
+    for service in topology.services.values():
+        if service.build is None:
+            assert service.image is not None  # the topology guarantees one of the two
+            images[service.name] = service.image
+            continue
+        args = {**service.build.args, **(extra_args or {})}
+        digest = context_hash(service.build, extra_args)
+        tag = image_tag(service, digest)
+        try:
+            client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            _build_one(client, service, service.build, args, tag, digest)
+        images[service.name] = tag
+    return images
+
+
+def _build_one(
+    client: docker.DockerClient,
+    service: Service,
+    build: Build,
+    args: Mapping[str, str],
+    tag: str,
+    digest: str,
+) -> None:
+    import docker.errors
+
+    try:
+        client.images.build(
+            path=str(build.context),
+            dockerfile=build.dockerfile,
+            buildargs=dict(args),
+            tag=tag,
+            labels={IMAGE_LABEL: digest},
+            rm=True,
+            forcerm=True,
+            pull=False,
+        )
+    except docker.errors.BuildError as exc:
+        log = "".join(
+            str(chunk.get("stream") or chunk.get("error") or "") for chunk in exc.build_log
+        )
+        tail = "\n".join("    " + line for line in log.strip().splitlines()[-30:])
+        raise BuildError(
+            f"the image of service {service.name!r} failed to build from "
+            f"{Path(build.context) / build.dockerfile}: {exc.msg}\n{tail}"
+        ) from None
+    except docker.errors.APIError as exc:
+        raise BuildError(
+            f"the engine refused to build the image of service {service.name!r}: {exc}"
+        ) from None

@@ -1,0 +1,178 @@
+"""A running topology: start-up in dependency order, proxies, faults, reset between tests.
+
+:class:`Environment` is a context manager: if start-up fails half-way, everything that had
+started is removed before the error reaches the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from harness.backends.base import Backend, ServiceState
+from harness.errors import ChaosError, FaultError, LeftoverFaultError
+from harness.topology import Topology
+from harness.toxiproxy import ProxyHandle, ToxiproxyServer
+
+if TYPE_CHECKING:
+    from faults.base import Fault
+
+__all__ = ["Environment"]
+
+log = logging.getLogger("chaos-harness")
+
+
+class Environment:
+    def __init__(
+        self,
+        topology: Topology,
+        backend: Backend,
+        *,
+        service_env: Mapping[str, str] | None = None,
+        startup_timeout_s: float = 60.0,
+        seed: int = 0,
+    ) -> None:
+        self.topology = topology
+        self.backend = backend
+        self.seed = seed
+        self.startup_timeout_s = startup_timeout_s
+        self._service_env = dict(service_env or {})
+        self._toxiproxy: ToxiproxyServer | None = None
+        self._proxies: dict[str, ProxyHandle] = {}
+        self._active: list[Fault] = []
+        self.faults_applied: list[Fault] = []  # every fault switched on, in order, for reports
+        # Called with (fault, now_active) whenever a fault goes on or off; reports listen here.
+        self.fault_listeners: list[Callable[[Fault, bool], None]] = []
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.down()
+
+    def start(self) -> None:
+        self.backend.prepare(self.topology, self._service_env)
+        for level in self.topology.start_levels():
+            services = [self.topology.service(name) for name in level]
+            with ThreadPoolExecutor(max_workers=len(services)) as pool:
+                list(pool.map(self.backend.start, services))
+                list(
+                    pool.map(lambda s: self.backend.wait_ready(s, self.startup_timeout_s), services)
+                )
+            spec = self.topology.toxiproxy
+            if spec is not None and spec.service in level:
+                host, port = self.backend.address(spec.service, spec.api_port)
+                self._toxiproxy = ToxiproxyServer(host, port)
+                for link in self.topology.links.values():
+                    self._proxies[link.name] = self._toxiproxy.create(link)
+
+    def down(self) -> None:
+        self._active.clear()
+        self._proxies.clear()
+        self.backend.down()
+
+    # -- addresses and signals -----------------------------------------------------------
+
+    def url(self, service: str) -> str:
+        """Base URL of a service's HTTP port, on 127.0.0.1."""
+        return self.backend.base_url(service)
+
+    def state(self, service: str) -> ServiceState:
+        return self.backend.state(service)
+
+    def logs(self, service: str, tail: int = 200) -> str:
+        return self.backend.logs(service, tail)
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def proxy(self, link: str) -> ProxyHandle:
+        self.topology.link(link)  # an unknown link names the known ones
+        try:
+            return self._proxies[link]
+        except KeyError:
+            raise FaultError(
+                f"link {link!r} has no proxy: the environment is not running"
+            ) from None
+
+    def track_fault(self, fault: Fault, active: bool) -> None:
+        if active == (fault in self._active):
+            return
+        if active:
+            self._active.append(fault)
+            self.faults_applied.append(fault)
+        else:
+            self._active.remove(fault)
+        for listener in self.fault_listeners:
+            listener(fault, active)
+
+    @property
+    def active_faults(self) -> tuple[Fault, ...]:
+        return tuple(self._active)
+
+    @contextmanager
+    def inject(self, fault: Fault) -> Iterator[Fault]:
+        """Apply ``fault`` for the duration of the block; it is healed however the block ends."""
+        fault.apply(self)
+        try:
+            yield fault
+        finally:
+            fault.heal(self)
+
+    def heal_all(self) -> list[str]:
+        """Heal every fault; return a description of each that was still on.
+
+        Besides the faults this environment applied, anything left in Toxiproxy (a toxic
+        added by hand, a disabled proxy) counts, so a leftover is found whoever made it.
+        """
+        leftovers = [f.describe() for f in self._active]
+        for fault in reversed(list(self._active)):
+            try:
+                fault.heal(self)
+            except ChaosError as exc:
+                log.warning("healing %s failed: %s", fault.describe(), exc)
+        self._active.clear()
+        for name, proxy in self._proxies.items():
+            leftovers += [f"toxic {t.name} ({t.type}) on {name}" for t in proxy.toxics()]
+            if not proxy.enabled:
+                leftovers.append(f"link {name} down")
+        if self._toxiproxy is not None:
+            self._toxiproxy.reset()
+        return leftovers
+
+    def reset(self) -> None:
+        """Bring the world back to its healthy baseline cheaply (no rebuild, no re-create)."""
+        self.heal_all()
+        for name in self.topology.services:
+            state = self.backend.state(name)
+            if state.status == "paused":
+                self.backend.resume(name)
+            elif not state.alive:
+                self.backend.restart(name)
+            else:
+                continue
+            self.backend.wait_ready(self.topology.service(name), self.startup_timeout_s)
+
+    def assert_healed(self) -> None:
+        leftovers = self.heal_all()
+        if leftovers:
+            raise LeftoverFaultError(
+                "faults were still active when the test ended (now healed): "
+                + "; ".join(leftovers)
+                + ". Heal what a test applies: use `with fault:` or `chaos.inject(fault)`."
+            )

@@ -1,0 +1,219 @@
+"""The pytest plugin: options, ini keys, markers, fixtures and hooks. The work lives elsewhere."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness.backends.base import Backend
+from harness.environment import Environment
+from harness.errors import ChaosError, ConfigError
+from harness.labels import new_session_id
+from harness.report import FaultSteps
+from harness.settings import Settings, add_options, resolve_settings
+from harness.topology import Topology, load_topology
+
+_settings_key = pytest.StashKey[Settings]()
+_backend_key = pytest.StashKey[str]()
+_live: set[Environment] = set()
+
+MARKERS = (
+    "pitfall(id): the row of the pitfall catalog a test is aimed at (its Allure story)",
+    "nightly: a long run (soak, exploration with the nightly profile); select with -m nightly",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    settings = resolve_settings(config)
+    worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if worker_input and "chaos_seed" in worker_input:
+        # Every pytest-xdist worker uses the seed the controller chose and printed.
+        settings = _replace_seed(settings, int(worker_input["chaos_seed"]))
+    if settings.bugs and settings.compose is not None:
+        _check_bug_names(settings)
+    config.stash[_settings_key] = settings
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        # A terminated run cleans up like an interrupted one instead of dying on the spot.
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def pytest_configure_node(node: Any) -> None:  # pytest-xdist hook, only called with xdist
+    node.workerinput["chaos_seed"] = node.config.stash[_settings_key].seed
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    settings = config.stash[_settings_key]
+    compose = settings.compose or "none (set --chaos-compose or the chaos_compose ini key)"
+    bugs = ",".join(settings.bugs) or "none (correct build)"
+    return [
+        f"chaos-harness: backend {_backend_name(config)}, seed {settings.seed}, "
+        f"bugs {bugs}, compose {compose}"
+    ]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Backstop: fixtures normally tear environments down; this catches what they could not.
+    settings = session.config.stash.get(_settings_key, None)
+    if settings is not None and settings.keep_on_failure and session.testsfailed:
+        return
+    for env in list(_live):
+        env.down()
+        _live.discard(env)
+
+
+# -- fixtures: each one can be overridden in a conftest.py ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def chaos_settings(pytestconfig: pytest.Config) -> Settings:
+    """The resolved settings of this run."""
+    return pytestconfig.stash[_settings_key]
+
+
+@pytest.fixture(scope="session")
+def chaos_topology(chaos_settings: Settings) -> Topology:
+    """The system under test, read from the compose file."""
+    if chaos_settings.compose is None:
+        raise ConfigError(
+            "no compose file is set; pass --chaos-compose=FILE or set the chaos_compose ini key"
+        )
+    return load_topology(chaos_settings.compose)
+
+
+@pytest.fixture(scope="session")
+def chaos_environment(
+    request: pytest.FixtureRequest, chaos_settings: Settings, chaos_topology: Topology
+) -> Iterator[Environment]:
+    """The running system, started once per session (per xdist worker)."""
+    backend = _make_backend(request.config, chaos_settings)
+    service_env = {"CHAOS_BUGS": ",".join(chaos_settings.bugs)} if chaos_settings.bugs else {}
+    env = Environment(
+        chaos_topology,
+        backend,
+        service_env=service_env,
+        startup_timeout_s=chaos_settings.startup_timeout_s,
+        seed=chaos_settings.seed,
+    )
+    steps = FaultSteps()
+    env.fault_listeners.append(steps)
+    _live.add(env)
+    keep = False
+    try:
+        with _cleanup_on_failure(env):
+            env.start()
+        yield env
+        keep = chaos_settings.keep_on_failure and request.session.testsfailed > 0
+    finally:
+        steps.close_all()
+        if keep:
+            _print_kept(request.config, env)
+        else:
+            env.down()
+        _live.discard(env)
+
+
+@pytest.fixture
+def chaos(chaos_environment: Environment) -> Iterator[Environment]:
+    """The running system, healed and healthy at the start of the test, checked at its end."""
+    from faults.base import using_target
+
+    chaos_environment.reset()
+    with using_target(chaos_environment):
+        yield chaos_environment
+    chaos_environment.assert_healed()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+class _cleanup_on_failure:
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is not None:
+            self.env.down()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _replace_seed(settings: Settings, seed: int) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, seed=seed)
+
+
+def _check_bug_names(settings: Settings) -> None:
+    assert settings.compose is not None
+    try:
+        known = load_topology(settings.compose).known_bugs
+    except ChaosError as exc:
+        raise pytest.UsageError(f"chaos-harness: {exc}") from None
+    if known is None:
+        return
+    unknown = [name for name in settings.bugs if name not in known]
+    if unknown:
+        raise pytest.UsageError(
+            f"chaos-harness: --chaos-bugs names unknown bug(s) {', '.join(unknown)}; "
+            f"the {len(known)} known names are: {', '.join(known)}"
+        )
+
+
+def _backend_name(config: pytest.Config) -> str:
+    if _backend_key not in config.stash:
+        choice: str = config.stash[_settings_key].backend
+        if choice == "auto":
+            from harness.backends.docker import docker_client
+
+            try:
+                docker_client().close()
+                choice = "docker"
+            except ChaosError:
+                choice = "local (no Docker engine answered)"
+        config.stash[_backend_key] = choice
+    return config.stash[_backend_key]
+
+
+def _make_backend(config: pytest.Config, settings: Settings) -> Backend:
+    name = _backend_name(config)
+    if name == "docker":
+        from harness.backends.docker import DockerBackend, docker_client
+        from harness.reaper import reap_docker
+
+        client = docker_client()
+        reap_docker(client)
+        return DockerBackend(new_session_id(), client, race=settings.race)
+    raise ConfigError(
+        "the local backend (services as host processes) is not available yet; "
+        "start a Docker engine or point DOCKER_HOST at one"
+    )
+
+
+def _print_kept(config: pytest.Config, env: Environment) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"chaos-harness kept session {env.backend.session} running (--chaos-keep-on-failure):"]
+    for name in env.topology.services:
+        try:
+            lines.append(f"  {name}: {env.url(name)}")
+        except ChaosError:
+            lines.append(f"  {name}: not running")
+    lines.append(
+        "  remove it with: docker rm -f $(docker ps -aq --filter "
+        f"label=chaos-harness.session={env.backend.session})"
+    )
+    if reporter is not None:
+        reporter.write_line("\n".join(lines))

@@ -1,0 +1,209 @@
+"""Every setting of the harness: its flag, ini key, one shared description, and its parser.
+
+A value comes from the command line, else the ini file, else the default; a bad value is a
+``pytest.UsageError`` that names where it came from, raised before anything starts.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+__all__ = ["OPTIONS", "Option", "Settings", "add_options", "resolve_settings"]
+
+BackendName = Literal["auto", "docker", "local"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    compose: Path | None
+    backend: BackendName
+    bugs: tuple[str, ...]
+    seed: int
+    keep_on_failure: bool
+    startup_timeout_s: float
+    race: bool
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    help: str
+    parse: Callable[[str], Any]
+    default: str
+    metavar: str | None = None
+    is_flag: bool = False
+
+    @property
+    def flag(self) -> str:
+        return f"--chaos-{self.name}"
+
+    @property
+    def ini(self) -> str:
+        return "chaos_" + self.name.replace("-", "_")
+
+    @property
+    def dest(self) -> str:
+        return self.ini
+
+
+def _backend(text: str) -> BackendName:
+    if text not in ("auto", "docker", "local"):
+        raise ValueError(f"{text!r} is not a backend; use auto, docker or local")
+    return text  # type: ignore[return-value]
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if not n.replace("-", "").replace("_", "").isalnum()]
+    if bad:
+        raise ValueError(f"{', '.join(bad)} is not a bug name (letters, digits, '-' and '_')")
+    return names
+
+
+def _seed(text: str) -> str:
+    if text not in ("random", "last") and not text.isdigit():
+        raise ValueError(f"{text!r} is not a seed; use a whole number, 'random' or 'last'")
+    return text
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise ValueError(f"{text} must be more than 0 and at most 3600 seconds")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{text!r} is not true or false")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("compose", "compose file describing the system under test", str, "", "FILE"),
+    Option(
+        "backend",
+        "where services run: docker, local (host processes) or auto (docker when an engine "
+        "answers, else local)",
+        _backend,
+        "auto",
+        "NAME",
+    ),
+    Option(
+        "bugs",
+        "comma-separated seeded bugs to switch on (passed to every service as CHAOS_BUGS)",
+        _names,
+        "",
+        "NAME[,NAME...]",
+    ),
+    Option(
+        "seed",
+        "seed for every random choice the harness makes: a number, 'random' or 'last'",
+        _seed,
+        "random",
+        "SEED",
+    ),
+    Option(
+        "keep-on-failure",
+        "leave the system running after a failing test and print how to reach it",
+        _bool,
+        "false",
+        is_flag=True,
+    ),
+    Option(
+        "startup-timeout",
+        "seconds each service may take to become ready",
+        _positive_seconds,
+        "60",
+        "SECONDS",
+    ),
+    Option(
+        "race",
+        "run the race-detector build of every service (build arg CHAOS_VARIANT=race)",
+        _bool,
+        "false",
+        is_flag=True,
+    ),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chaos", "chaos-harness: fault injection against real services")
+    for option in OPTIONS:
+        if option.is_flag:
+            group.addoption(
+                option.flag, action="store_const", const="true", default=None,
+                dest=option.dest, help=option.help,
+            )  # fmt: skip
+        else:
+            group.addoption(
+                option.flag, default=None, dest=option.dest, metavar=option.metavar,
+                help=f"{option.help} (default: {option.default or 'none'})",
+            )  # fmt: skip
+        parser.addini(option.ini, help=option.help, default=None)
+
+
+def _raw(config: pytest.Config, option: Option) -> tuple[str, str, Path]:
+    """The raw text of a setting, where it came from, and the folder relative paths start at."""
+    cli = config.getoption(option.dest)
+    if cli is not None:
+        return str(cli), option.flag, config.invocation_params.dir
+    ini = config.getini(option.ini)
+    if ini not in (None, "", []):
+        where = f"ini key {option.ini} in {config.inipath}" if config.inipath else option.ini
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return str(ini), where, base
+    return option.default, f"the default of {option.flag}", config.rootpath
+
+
+def resolve_settings(config: pytest.Config) -> Settings:
+    values: dict[str, Any] = {}
+    bases: dict[str, Path] = {}
+    for option in OPTIONS:
+        text, where, base = _raw(config, option)
+        try:
+            values[option.name] = option.parse(text)
+        except ValueError as exc:
+            raise pytest.UsageError(f"chaos-harness: {where}: {exc}") from None
+        bases[option.name] = base
+    compose = values["compose"]
+    return Settings(
+        compose=(bases["compose"] / compose).resolve() if compose else None,
+        backend=values["backend"],
+        bugs=values["bugs"],
+        seed=_choose_seed(values["seed"], config.rootpath),
+        keep_on_failure=values["keep-on-failure"],
+        startup_timeout_s=values["startup-timeout"],
+        race=values["race"],
+    )
+
+
+def _choose_seed(text: str, root: Path) -> int:
+    memory = root / ".chaos" / "last-seed"
+    if text == "last":
+        try:
+            return int(memory.read_text())
+        except (OSError, ValueError):
+            raise pytest.UsageError(
+                f"chaos-harness: --chaos-seed=last, but no earlier run recorded a seed in "
+                f"{memory}; run once without it first"
+            ) from None
+    seed = random.SystemRandom().randrange(2**32) if text == "random" else int(text)
+    try:
+        memory.parent.mkdir(exist_ok=True)
+        memory.write_text(str(seed))
+    except OSError:
+        pass  # a read-only checkout only loses `--chaos-seed=last`
+    return seed

@@ -1,0 +1,423 @@
+"""Reads a compose file and its ``x-chaos`` block into a :class:`Topology` value.
+
+Only the compose keys the harness really honours are accepted; any other key is an error
+that names the key and the file, because silently ignoring (say) ``network_mode`` would
+start a system that is not the one the user described.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import TopologyError
+
+__all__ = ["Build", "Link", "Service", "Topology", "ToxiproxySpec", "VolumeMount", "load_topology"]
+
+_TOP_LEVEL_KEYS = {"services", "volumes", "name", "version", "x-chaos"}
+_SERVICE_KEYS = {
+    "build",
+    "image",
+    "environment",
+    "ports",
+    "healthcheck",
+    "depends_on",
+    "volumes",
+    "command",
+}
+_BUILD_KEYS = {"context", "dockerfile", "args"}
+_CHAOS_KEYS = {"prebuild", "toxiproxy", "links", "services", "bugs"}
+_CHAOS_SERVICE_KEYS = {"port", "health", "metrics", "pprof", "writable"}
+_LINK_NAME = re.compile(r"^[A-Za-z0-9_.-]+->[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class Build:
+    context: Path
+    dockerfile: str = "Dockerfile"
+    args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    volume: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    build: Build | None
+    image: str | None
+    environment: Mapping[str, str]
+    ports: tuple[int, ...]
+    depends_on: tuple[str, ...]
+    volumes: tuple[VolumeMount, ...]
+    command: tuple[str, ...] | None
+    healthcheck: Mapping[str, Any] | None
+    port: int | None
+    health: str | None
+    metrics: str | None
+    pprof: str | None
+    writable: bool
+
+    @property
+    def http_port(self) -> int:
+        """The container port the harness talks HTTP to (probes, readiness, load)."""
+        if self.port is not None:
+            return self.port
+        if self.ports:
+            return self.ports[0]
+        raise TopologyError(
+            f'service {self.name!r} publishes no port; add `ports: ["8080"]` to it in the '
+            "compose file or `x-chaos: services: {name: {port: 8080}}`"
+        )
+
+
+@dataclass(frozen=True)
+class Link:
+    """A connection from one service to another that goes through a Toxiproxy proxy."""
+
+    name: str
+    listen: int
+    upstream_service: str
+    upstream_port: int
+
+    @property
+    def source(self) -> str:
+        return self.name.split("->", 1)[0]
+
+    @property
+    def upstream(self) -> str:
+        return f"{self.upstream_service}:{self.upstream_port}"
+
+
+@dataclass(frozen=True)
+class ToxiproxySpec:
+    service: str
+    api_port: int = 8474
+
+
+@dataclass(frozen=True)
+class Topology:
+    path: Path
+    services: Mapping[str, Service]
+    links: Mapping[str, Link]
+    toxiproxy: ToxiproxySpec | None
+    prebuild: tuple[str, ...] | None
+    volumes: tuple[str, ...]
+    known_bugs: tuple[str, ...] | None
+
+    @property
+    def project_dir(self) -> Path:
+        return self.path.parent
+
+    def service(self, name: str) -> Service:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise TopologyError(
+                f"no service named {name!r} in {self.path}; "
+                f"the services are: {', '.join(sorted(self.services))}"
+            ) from None
+
+    def link(self, name: str) -> Link:
+        try:
+            return self.links[name]
+        except KeyError:
+            known = ", ".join(sorted(self.links)) or "none"
+            raise TopologyError(
+                f"no link named {name!r} in the x-chaos block of {self.path}; "
+                f"the links are: {known}"
+            ) from None
+
+    def start_levels(self) -> list[list[str]]:
+        """Services grouped so that each group depends only on earlier groups."""
+        remaining = dict(self.services)
+        done: set[str] = set()
+        levels: list[list[str]] = []
+        while remaining:
+            level = sorted(n for n, s in remaining.items() if set(s.depends_on) <= done)
+            if not level:
+                cycle = ", ".join(sorted(remaining))
+                raise TopologyError(
+                    f"depends_on in {self.path} forms a cycle among: {cycle}; remove one edge"
+                )
+            levels.append(level)
+            done.update(level)
+            for name in level:
+                del remaining[name]
+        return levels
+
+
+def load_topology(path: str | Path) -> Topology:
+    """Parse and validate a compose file; raise :class:`TopologyError` naming what to fix."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise TopologyError(
+            f"compose file {path} does not exist; pass an existing file with "
+            "--chaos-compose=FILE (or the chaos_compose ini key)"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise TopologyError(f"{path} is not valid YAML: {exc}") from None
+    return _parse(path, raw)
+
+
+def _parse(path: Path, raw: object) -> Topology:
+    where = str(path)
+    doc = _mapping(raw, where, "the file")
+    _only(doc, _TOP_LEVEL_KEYS, where, "top level", allow_extensions=True)
+    services_raw = _mapping(doc.get("services"), where, "services")
+    if not services_raw:
+        raise TopologyError(f"{where} defines no services; add at least one under `services:`")
+    volumes = tuple(str(v) for v in _mapping(doc.get("volumes") or {}, where, "volumes"))
+    chaos = _mapping(doc.get("x-chaos") or {}, where, "x-chaos")
+    _only(chaos, _CHAOS_KEYS, where, "x-chaos")
+    chaos_services = _mapping(chaos.get("services") or {}, where, "x-chaos.services")
+    for name in chaos_services:
+        if name not in services_raw:
+            raise TopologyError(
+                f"x-chaos.services names {name!r} in {where}, which is not a service; "
+                f"the services are: {', '.join(sorted(services_raw))}"
+            )
+
+    services = {
+        str(name): _service(
+            path,
+            str(name),
+            _mapping(spec, where, f"services.{name}"),
+            _mapping(chaos_services.get(name) or {}, where, f"x-chaos.services.{name}"),
+            volumes,
+        )
+        for name, spec in services_raw.items()
+    }
+    for svc in services.values():
+        for dep in svc.depends_on:
+            if dep not in services:
+                raise TopologyError(
+                    f"service {svc.name!r} in {where} depends on {dep!r}, which is not a service"
+                )
+
+    toxiproxy = _toxiproxy(chaos.get("toxiproxy"), where, services)
+    links = {
+        str(name): _link(str(name), spec, where, services)
+        for name, spec in _mapping(chaos.get("links") or {}, where, "x-chaos.links").items()
+    }
+    if links and toxiproxy is None:
+        raise TopologyError(
+            f"x-chaos.links in {where} needs `x-chaos: toxiproxy: {{service: NAME}}` "
+            "naming the service that runs the Toxiproxy server"
+        )
+    listens = [link.listen for link in links.values()]
+    if len(set(listens)) != len(listens):
+        raise TopologyError(f"two links in x-chaos.links of {where} listen on the same port")
+
+    prebuild = chaos.get("prebuild")
+    if prebuild is not None and not (
+        isinstance(prebuild, list) and prebuild and all(isinstance(p, str) for p in prebuild)
+    ):
+        raise TopologyError(
+            f"x-chaos.prebuild in {where} must be a command as a list of strings, "
+            'e.g. ["sh", "build.sh"]'
+        )
+    bugs = chaos.get("bugs")
+    if bugs is not None and not (isinstance(bugs, list) and all(isinstance(b, str) for b in bugs)):
+        raise TopologyError(f"x-chaos.bugs in {where} must be a list of bug names")
+
+    topology = Topology(
+        path=path,
+        services=services,
+        links=links,
+        toxiproxy=toxiproxy,
+        prebuild=tuple(prebuild) if prebuild else None,
+        volumes=volumes,
+        known_bugs=tuple(bugs) if bugs is not None else None,
+    )
+    topology.start_levels()  # reject dependency cycles now, not at start-up
+    return topology
+
+
+def _service(
+    path: Path,
+    name: str,
+    spec: Mapping[str, Any],
+    chaos: Mapping[str, Any],
+    volumes: tuple[str, ...],
+) -> Service:
+    where = str(path)
+    _only(spec, _SERVICE_KEYS, where, f"services.{name}")
+    _only(chaos, _CHAOS_SERVICE_KEYS, where, f"x-chaos.services.{name}")
+    build = _build(path, name, spec.get("build"))
+    image = spec.get("image")
+    if build is None and not image:
+        raise TopologyError(f"service {name!r} in {where} needs `build:` or `image:`")
+    return Service(
+        name=name,
+        build=build,
+        image=str(image) if image else None,
+        environment=_environment(spec.get("environment"), where, name),
+        ports=tuple(_port(p, where, f"services.{name}.ports") for p in spec.get("ports") or []),
+        depends_on=_depends_on(spec.get("depends_on"), where, name),
+        volumes=tuple(_volume(v, where, name, volumes) for v in spec.get("volumes") or []),
+        command=_command(spec.get("command"), where, name),
+        healthcheck=spec.get("healthcheck"),
+        port=_port(chaos["port"], where, f"x-chaos.services.{name}.port")
+        if "port" in chaos
+        else None,
+        health=_http_path(chaos.get("health"), where, name, "health"),
+        metrics=_http_path(chaos.get("metrics"), where, name, "metrics"),
+        pprof=_http_path(chaos.get("pprof"), where, name, "pprof"),
+        writable=bool(chaos.get("writable", False)),
+    )
+
+
+def _build(path: Path, name: str, raw: object) -> Build | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return Build(context=(path.parent / raw).resolve())
+    spec = _mapping(raw, str(path), f"services.{name}.build")
+    _only(spec, _BUILD_KEYS, str(path), f"services.{name}.build")
+    args = _mapping(spec.get("args") or {}, str(path), f"services.{name}.build.args")
+    return Build(
+        context=(path.parent / str(spec.get("context", "."))).resolve(),
+        dockerfile=str(spec.get("dockerfile", "Dockerfile")),
+        args={str(k): str(v) for k, v in args.items()},
+    )
+
+
+def _environment(raw: object, where: str, name: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        env: dict[str, str] = {}
+        for item in raw:
+            key, sep, value = str(item).partition("=")
+            if not sep:
+                raise TopologyError(
+                    f"services.{name}.environment in {where}: {item!r} needs the form KEY=VALUE"
+                )
+            env[key] = value
+        return env
+    mapping = _mapping(raw, where, f"services.{name}.environment")
+    return {str(k): "" if v is None else str(v) for k, v in mapping.items()}
+
+
+def _port(raw: object, where: str, what: str) -> int:
+    # Only the container port matters: the harness always publishes on 127.0.0.1 itself.
+    text = str(raw).split(":")[-1].split("/")[0]
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise TopologyError(f"{what} in {where}: {raw!r} is not a port between 1 and 65535")
+    return int(text)
+
+
+def _depends_on(raw: object, where: str, name: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, list):
+        return tuple(str(d) for d in raw)
+    return tuple(str(d) for d in _mapping(raw, where, f"services.{name}.depends_on"))
+
+
+def _volume(raw: object, where: str, name: str, declared: tuple[str, ...]) -> VolumeMount:
+    source, sep, target = str(raw).partition(":")
+    target = target.split(":")[0]
+    if not sep or not target.startswith("/") or source not in declared:
+        raise TopologyError(
+            f"services.{name}.volumes in {where}: {raw!r} must be NAMED_VOLUME:/path with the "
+            "volume declared under the top-level `volumes:` (bind mounts are not supported, "
+            "because the harness must be able to remove everything it created)"
+        )
+    return VolumeMount(volume=source, target=target)
+
+
+def _command(raw: object, where: str, name: str) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return tuple(raw.split())
+    if isinstance(raw, list):
+        return tuple(str(part) for part in raw)
+    raise TopologyError(f"services.{name}.command in {where} must be a string or a list")
+
+
+def _http_path(raw: object, where: str, name: str, key: str) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.startswith("/"):
+        raise TopologyError(
+            f"x-chaos.services.{name}.{key} in {where} must be an HTTP path such as /healthz"
+        )
+    return raw
+
+
+def _toxiproxy(raw: object, where: str, services: Mapping[str, Service]) -> ToxiproxySpec | None:
+    if raw is None:
+        return None
+    spec = _mapping(raw, where, "x-chaos.toxiproxy")
+    _only(spec, {"service", "api_port"}, where, "x-chaos.toxiproxy")
+    service = str(spec.get("service", ""))
+    if service not in services:
+        raise TopologyError(
+            f"x-chaos.toxiproxy.service in {where} is {service!r}, which is not a service; "
+            f"the services are: {', '.join(sorted(services))}"
+        )
+    return ToxiproxySpec(
+        service=service,
+        api_port=_port(spec.get("api_port", 8474), where, "x-chaos.toxiproxy.api_port"),
+    )
+
+
+def _link(name: str, raw: object, where: str, services: Mapping[str, Service]) -> Link:
+    if not _LINK_NAME.match(name):
+        raise TopologyError(f"link name {name!r} in {where} must look like 'from->to'")
+    spec = _mapping(raw, where, f"x-chaos.links.{name}")
+    _only(spec, {"listen", "upstream"}, where, f"x-chaos.links.{name}")
+    host, sep, port = str(spec.get("upstream", "")).rpartition(":")
+    if not sep or host not in services:
+        raise TopologyError(
+            f"x-chaos.links.{name}.upstream in {where} must be SERVICE:PORT with a service "
+            f"of the file; got {spec.get('upstream')!r}"
+        )
+    source = name.split("->", 1)[0]
+    if source not in services:
+        raise TopologyError(f"link {name!r} in {where} starts at {source!r}, not a service")
+    return Link(
+        name=name,
+        listen=_port(spec.get("listen"), where, f"x-chaos.links.{name}.listen"),
+        upstream_service=host,
+        upstream_port=_port(port, where, f"x-chaos.links.{name}.upstream"),
+    )
+
+
+def _mapping(raw: object, where: str, what: str) -> Mapping[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise TopologyError(f"{what} in {where} must be a mapping, got {type(raw).__name__}")
+    return raw
+
+
+def _only(
+    spec: Mapping[str, Any],
+    allowed: set[str],
+    where: str,
+    what: str,
+    *,
+    allow_extensions: bool = False,
+) -> None:
+    for key in spec:
+        if allow_extensions and str(key).startswith("x-") and key != "x-chaos":
+            continue
+        if key not in allowed:
+            raise TopologyError(
+                f"{what} in {where} uses the key {key!r}, which chaos-harness does not support; "
+                f"remove it or use one of: {', '.join(sorted(allowed))}"
+            )
