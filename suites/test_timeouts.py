@@ -1,0 +1,35 @@
+"""Graceful timeouts: a slow downstream never makes a client wait past the gateway's deadline."""
+
+from __future__ import annotations
+
+import pytest
+
+from faults import Latency
+from harness.checks import answers_within, status_counts
+from harness.environment import Environment
+from harness.load import run_load
+
+
+@pytest.mark.pitfall("no-deadline")
+def test_latency_above_the_deadline_is_answered_504_within_it(
+    chaos: Environment, gateway_deadline_ms: float
+) -> None:
+    with Latency("gateway->inventory", ms=int(gateway_deadline_ms * 3)):
+        result = run_load(
+            chaos.url("gateway"),
+            "GET /products/1",
+            rate=20,
+            seconds=2,
+            max_requests=40,
+            timeout=gateway_deadline_ms * 5 / 1000,
+        )
+
+    answers_within(result.history, gateway_deadline_ms, statuses={504}).require()
+    assert status_counts(result.history).get(504, 0) == result.sent, "the fault did not fire"
+
+
+def test_without_faults_products_are_served(chaos: Environment, gateway_deadline_ms: float) -> None:
+    result = run_load(
+        chaos.url("gateway"), "GET /products/1", rate=20, seconds=1, max_requests=20, timeout=5
+    )
+    answers_within(result.history, gateway_deadline_ms, statuses={200}).require()
