@@ -18,7 +18,7 @@ from typing import ClassVar
 import requests
 import tenacity
 
-from harness.errors import StartupError
+from harness.errors import BackendError, StartupError
 from harness.topology import Service, Topology
 
 __all__ = ["Backend", "NotReadyError", "ServiceState"]
@@ -81,6 +81,14 @@ class Backend(ABC):
     @abstractmethod
     def restart(self, service: str) -> None:
         """Start a stopped (killed, terminated) service again, or stop and start a live one."""
+
+    def disconnect(self, service: str) -> None:
+        """Cut a service off the session network (a real partition, not a proxy trick)."""
+        raise BackendError(f"the {self.name} backend cannot disconnect a service from its network")
+
+    def connect(self, service: str) -> None:
+        """Undo :meth:`disconnect`; connecting a connected service does nothing."""
+        raise BackendError(f"the {self.name} backend cannot reconnect a service to its network")
 
     @abstractmethod
     def logs(self, service: str, tail: int = 200) -> str: ...

@@ -151,6 +151,21 @@ class DockerBackend(Backend):
         else:
             container.start()
 
+    def disconnect(self, service: str) -> None:
+        import docker.errors
+
+        container = self._container(service)
+        network = self.client.networks.get(self.network_name)
+        with contextlib.suppress(docker.errors.APIError):  # already disconnected
+            network.disconnect(container, force=True)
+
+    def connect(self, service: str) -> None:
+        container = self._container(service)
+        container.reload()
+        if self.network_name in container.attrs["NetworkSettings"]["Networks"]:
+            return
+        self.client.networks.get(self.network_name).connect(container, aliases=[service])
+
     def logs(self, service: str, tail: int = 200) -> str:
         import docker.errors
 
