@@ -65,6 +65,7 @@ class Verdict:
 
     def require(self) -> None:
         """Fail the test unless the check passed; an unknown verdict fails too."""
+        __tracebackhide__ = True
         if self.outcome is Outcome.PASS:
             return
         from harness.report import attach_text
@@ -154,7 +155,7 @@ def no_leaked_goroutines(
 
 
 def _ignored(group: GoroutineGroup, frames: tuple[str, ...]) -> bool:
-    return any(frame in function for function in group.functions for frame in frames)
+    return any(ignored in frame.function for frame in group.frames for ignored in frames)
 
 
 # -- graceful timeouts ----------------------------------------------------------------------

@@ -80,7 +80,8 @@ class Environment:
                 host, port = self.backend.address(spec.service, spec.api_port)
                 self._toxiproxy = ToxiproxyServer(host, port)
                 for link in self.topology.links.values():
-                    self._proxies[link.name] = self._toxiproxy.create(link)
+                    listen, upstream = self.backend.proxy_endpoints(link)
+                    self._proxies[link.name] = self._toxiproxy.create(link, listen, upstream)
 
     def down(self) -> None:
         self._active.clear()

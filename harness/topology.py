@@ -17,7 +17,16 @@ import yaml
 
 from harness.errors import TopologyError
 
-__all__ = ["Build", "Link", "Service", "Topology", "ToxiproxySpec", "VolumeMount", "load_topology"]
+__all__ = [
+    "Build",
+    "Link",
+    "LocalSpec",
+    "Service",
+    "Topology",
+    "ToxiproxySpec",
+    "VolumeMount",
+    "load_topology",
+]
 
 _TOP_LEVEL_KEYS = {"services", "volumes", "name", "version", "x-chaos"}
 _SERVICE_KEYS = {
@@ -32,7 +41,7 @@ _SERVICE_KEYS = {
 }
 _BUILD_KEYS = {"context", "dockerfile", "args"}
 _CHAOS_KEYS = {"prebuild", "toxiproxy", "links", "services", "bugs"}
-_CHAOS_SERVICE_KEYS = {"port", "health", "metrics", "pprof", "writable"}
+_CHAOS_SERVICE_KEYS = {"port", "health", "metrics", "pprof", "writable", "local"}
 _LINK_NAME = re.compile(r"^[A-Za-z0-9_.-]+->[A-Za-z0-9_.-]+$")
 
 
@@ -47,6 +56,20 @@ class Build:
 class VolumeMount:
     volume: str
     target: str
+
+
+@dataclass(frozen=True)
+class LocalSpec:
+    """How to run a service as a host process (the local backend).
+
+    ``{port:N}`` in the command or environment becomes the host port standing in for
+    container port N of this service, and ``{volume:NAME}`` a folder standing in for
+    the named volume; ``SERVICE:PORT`` in any environment value becomes 127.0.0.1 and
+    that service's host port.
+    """
+
+    command: tuple[str, ...]
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,6 +88,14 @@ class Service:
     metrics: str | None
     pprof: str | None
     writable: bool
+    local: LocalSpec | None = None
+
+    @property
+    def known_ports(self) -> tuple[int, ...]:
+        ports = set(self.ports)
+        if self.port is not None:
+            ports.add(self.port)
+        return tuple(sorted(ports))
 
     @property
     def http_port(self) -> int:
@@ -275,6 +306,22 @@ def _service(
         metrics=_http_path(chaos.get("metrics"), where, name, "metrics"),
         pprof=_http_path(chaos.get("pprof"), where, name, "pprof"),
         writable=bool(chaos.get("writable", False)),
+        local=_local(chaos.get("local"), where, name),
+    )
+
+
+def _local(raw: object, where: str, name: str) -> LocalSpec | None:
+    if raw is None:
+        return None
+    what = f"x-chaos.services.{name}.local"
+    spec = _mapping(raw, where, what)
+    _only(spec, {"command", "environment"}, where, what)
+    command = _command(spec.get("command"), where, name)
+    if not command:
+        raise TopologyError(f"{what} in {where} needs `command:`, the program to run")
+    return LocalSpec(
+        command=command,
+        environment=_environment(spec.get("environment"), where, name),
     )
 
 

@@ -62,13 +62,10 @@ class ToxiproxyServer:
             reply = requests.get(f"http://{self.host}:{self.port}/version", timeout=2)
         return _checked(reply).text.strip()
 
-    def create(self, link: Link) -> ProxyHandle:
+    def create(self, link: Link, listen: str, upstream: str) -> ProxyHandle:
         with self.bound() as client:
             proxy = client.create(
-                upstream=link.upstream,
-                name=proxy_name(link),
-                listen=f"0.0.0.0:{link.listen}",
-                enabled=True,
+                upstream=upstream, name=proxy_name(link), listen=listen, enabled=True
             )
         return ProxyHandle(self, link, proxy)
 

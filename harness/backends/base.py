@@ -19,7 +19,7 @@ import requests
 import tenacity
 
 from harness.errors import BackendError, StartupError
-from harness.topology import Service, Topology
+from harness.topology import Link, Service, Topology
 
 __all__ = ["Backend", "NotReadyError", "ServiceState"]
 
@@ -95,6 +95,10 @@ class Backend(ABC):
 
     @abstractmethod
     def state(self, service: str) -> ServiceState: ...
+
+    def proxy_endpoints(self, link: Link) -> tuple[str, str]:
+        """Where a link's proxy listens and where it forwards to, as Toxiproxy sees them."""
+        return f"0.0.0.0:{link.listen}", link.upstream
 
     def base_url(self, service: str) -> str:
         assert self.topology is not None, "prepare() first"
