@@ -36,13 +36,16 @@ __all__ = [
     "no_leaked_goroutines",
 ]
 
-# Goroutines that come and go with idle keep-alive connections (the harness's own clients,
-# a service's pooled connections to its downstreams) are not leaks: they end when the
-# connection closes, which the service does not control.
+# Goroutines that live exactly as long as a connection (the harness's own probe and load
+# connections, a service's pooled keep-alive connections to its downstreams) are not leaks:
+# they end when the connection closes, which the service does not control. The probe that
+# reads the goroutine dump is itself such a connection.
 DEFAULT_IGNORED_FRAMES: tuple[str, ...] = (
     "net/http.(*persistConn).readLoop",
     "net/http.(*persistConn).writeLoop",
     "net/http.(*conn).serve",
+    "net/http.(*connReader).backgroundRead",
+    "net/http.(*connReader).startBackgroundRead",
 )
 
 
@@ -155,7 +158,10 @@ def no_leaked_goroutines(
 
 
 def _ignored(group: GoroutineGroup, frames: tuple[str, ...]) -> bool:
-    return any(ignored in frame.function for frame in group.frames for ignored in frames)
+    functions = [frame.function for frame in group.frames]
+    if group.created_by is not None:
+        functions.append(group.created_by.function)
+    return any(ignored in function for function in functions for ignored in frames)
 
 
 # -- graceful timeouts ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from harness.topology import Topology, load_topology
 
 _settings_key = pytest.StashKey[Settings]()
 _backend_key = pytest.StashKey[str]()
+_fallback_key = pytest.StashKey[str]()
 _live: set[Environment] = set()
 
 MARKERS = (
@@ -54,8 +55,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = config.stash[_settings_key]
     compose = settings.compose or "none (set --chaos-compose or the chaos_compose ini key)"
     bugs = ",".join(settings.bugs) or "none (correct build)"
+    backend = _backend_name(config)
+    why = config.stash.get(_fallback_key, "")
     return [
-        f"chaos-harness: backend {_backend_name(config)}, seed {settings.seed}, "
+        f"chaos-harness: backend {backend}{f' ({why})' if why else ''}, seed {settings.seed}, "
         f"bugs {bugs}, compose {compose}"
     ]
 
@@ -183,7 +186,10 @@ def _backend_name(config: pytest.Config) -> str:
                 docker_client().close()
                 choice = "docker"
             except ChaosError:
-                choice = "local (no Docker engine answered)"
+                choice = "local"
+                config.stash[_fallback_key] = (
+                    "no Docker engine answered, so services run as host processes"
+                )
         config.stash[_backend_key] = choice
     return config.stash[_backend_key]
 
@@ -197,10 +203,15 @@ def _make_backend(config: pytest.Config, settings: Settings) -> Backend:
         client = docker_client()
         reap_docker(client)
         return DockerBackend(new_session_id(), client, race=settings.race)
-    raise ConfigError(
-        "the local backend (services as host processes) is not available yet; "
-        "start a Docker engine or point DOCKER_HOST at one"
-    )
+    from harness.backends.local import LocalBackend, reap_local
+
+    if settings.race:
+        raise ConfigError(
+            "--chaos-race needs the docker backend (the race builds run in containers); "
+            "start a Docker engine or drop --chaos-race"
+        )
+    reap_local()
+    return LocalBackend(new_session_id())
 
 
 def _print_kept(config: pytest.Config, env: Environment) -> None:

@@ -1,0 +1,288 @@
+"""The local backend: the same build outputs run as host processes on 127.0.0.1.
+
+For users without a container engine. Every container port a topology names gets a free
+host port; ``SERVICE:PORT`` in environment values and ``{port:N}`` / ``{volume:NAME}`` in a
+service's ``x-chaos.local`` spec are rewritten to them. Each process runs in its own
+process group (so signals reach everything it started) and is recorded, with its owner,
+in a session folder that the reaper reads after a killed run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.backends.base import Backend, ServiceState
+from harness.build import run_prebuild
+from harness.errors import BackendError, TopologyError
+from harness.labels import owner_alive, owner_token
+from harness.topology import Link, Service, Topology
+
+__all__ = ["LocalBackend", "reap_local", "sessions_root"]
+
+_TEMPLATE = re.compile(r"\{(port|volume):([A-Za-z0-9_.-]+)\}")
+_STOP_WAIT_S = 10.0
+
+
+def sessions_root() -> Path:
+    return Path(tempfile.gettempdir()) / "chaos-harness"
+
+
+@dataclass
+class _Process:
+    service: Service
+    popen: subprocess.Popen[bytes] | None = None
+    started_at: str | None = None
+    starts: int = 0
+    paused: bool = False
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, session: str) -> None:
+        super().__init__(session)
+        self.folder = sessions_root() / session
+        self._ports: dict[tuple[str, int], int] = {}
+        self._env: Mapping[str, str] = {}
+        self._processes: dict[str, _Process] = {}
+        self._lock = threading.Lock()  # services of one start level are spawned in parallel
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def prepare(self, topology: Topology, env: Mapping[str, str]) -> None:
+        missing = sorted(s.name for s in topology.services.values() if s.local is None)
+        if missing:
+            raise TopologyError(
+                f"the local backend needs `x-chaos: services: NAME: local: {{command: [...]}}` "
+                f"in {topology.path} for: {', '.join(missing)}; add it, or use the docker backend"
+            )
+        self.topology = topology
+        self._env = dict(env)
+        self.folder.mkdir(parents=True, exist_ok=False)
+        (self.folder / "owner").write_text(owner_token())
+        run_prebuild(topology)
+        for service in topology.services.values():
+            for port in service.known_ports:
+                self._ports[(service.name, port)] = _free_port()
+        if topology.toxiproxy is not None:
+            proxy = topology.toxiproxy.service
+            self._ports[(proxy, topology.toxiproxy.api_port)] = _free_port()
+            for link in topology.links.values():
+                self._ports[(proxy, link.listen)] = _free_port()
+        for volume in topology.volumes:
+            (self.folder / "volumes" / volume).mkdir(parents=True)
+
+    def start(self, service: Service) -> None:
+        with self._lock:
+            process = self._processes.setdefault(service.name, _Process(service))
+        self._spawn(process)
+
+    def down(self) -> None:
+        with self._lock:
+            processes = list(self._processes.values())
+            self._processes.clear()
+        for process in processes:
+            _stop(process.popen, signal.SIGKILL)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    # -- what tests do to services -----------------------------------------------------
+
+    def address(self, service: str, port: int) -> tuple[str, int]:
+        try:
+            return "127.0.0.1", self._ports[(service, port)]
+        except KeyError:
+            raise BackendError(
+                f"port {port} of service {service!r} is not known; list it under `ports:`"
+            ) from None
+
+    def proxy_endpoints(self, link: Link) -> tuple[str, str]:
+        assert self.topology is not None
+        assert self.topology.toxiproxy is not None
+        _, listen = self.address(self.topology.toxiproxy.service, link.listen)
+        _, upstream = self.address(link.upstream_service, link.upstream_port)
+        return f"127.0.0.1:{listen}", f"127.0.0.1:{upstream}"
+
+    def kill(self, service: str) -> None:
+        process = self._process(service)
+        _stop(process.popen, signal.SIGKILL)
+
+    def terminate(self, service: str) -> None:
+        popen = self._process(service).popen
+        if popen is not None and popen.poll() is None:
+            os.killpg(popen.pid, signal.SIGTERM)
+
+    def pause(self, service: str) -> None:
+        process = self._process(service)
+        if process.popen is not None and process.popen.poll() is None:
+            os.killpg(process.popen.pid, signal.SIGSTOP)
+            process.paused = True
+
+    def resume(self, service: str) -> None:
+        process = self._process(service)
+        if process.popen is not None and process.popen.poll() is None:
+            os.killpg(process.popen.pid, signal.SIGCONT)
+        process.paused = False
+
+    def restart(self, service: str) -> None:
+        process = self._process(service)
+        if process.paused:
+            self.resume(service)
+        _stop(process.popen, signal.SIGTERM)
+        self._spawn(process)
+
+    def logs(self, service: str, tail: int = 200) -> str:
+        try:
+            lines = (self.folder / f"{service}.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-tail:]) + "\n" if lines else ""
+
+    def state(self, service: str) -> ServiceState:
+        process = self._process(service)
+        popen = process.popen
+        code = popen.poll() if popen is not None else None
+        alive = popen is not None and code is None
+        status = "paused" if alive and process.paused else "running" if alive else "exited"
+        return ServiceState(
+            service=service,
+            alive=alive,
+            status=status,
+            pid=popen.pid if popen is not None and alive else None,
+            started_at=process.started_at,
+            restarts=max(0, process.starts - 1),
+            exit_code=code,
+            oom_killed=False,
+        )
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _process(self, service: str) -> _Process:
+        try:
+            return self._processes[service]
+        except KeyError:
+            raise BackendError(
+                f"service {service!r} has no process in this session; the running services "
+                f"are: {', '.join(sorted(self._processes)) or 'none'}"
+            ) from None
+
+    def _spawn(self, process: _Process) -> None:
+        service = process.service
+        assert service.local is not None
+        assert self.topology is not None
+        command = [self._expand(service, part) for part in service.local.command]
+        program = self.topology.project_dir / command[0]
+        if program.exists():
+            command[0] = str(program)
+        declared = {**service.environment, **service.local.environment}
+        env = {
+            **os.environ,
+            **{key: self._rewrite(self._expand(service, v)) for key, v in declared.items()},
+            **self._env,
+        }
+        log = (self.folder / f"{service.name}.log").open("ab")
+        try:
+            process.popen = subprocess.Popen(
+                command,
+                cwd=self.topology.project_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: signals reach its children
+            )
+        except OSError as exc:
+            raise BackendError(
+                f"service {service.name!r} could not start {command[0]!r}: {exc}; check "
+                f"x-chaos.services.{service.name}.local.command in {self.topology.path}"
+            ) from None
+        finally:
+            log.close()
+        process.starts += 1
+        process.paused = False
+        process.started_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        self._record()
+
+    def _record(self) -> None:
+        # host:pid:start-time, so the reaper never signals a process that reused the PID.
+        with self._lock:
+            owners = {
+                name: owner_token(p.popen.pid)
+                for name, p in self._processes.items()
+                if p.popen is not None
+            }
+            (self.folder / "processes.json").write_text(json.dumps(owners))
+
+    def _expand(self, service: Service, text: str) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            kind, value = match.groups()
+            if kind == "volume":
+                return str(self.folder / "volumes" / value)
+            return str(self.address(service.name, int(value))[1])
+
+        return _TEMPLATE.sub(substitute, text)
+
+    def _rewrite(self, text: str) -> str:
+        """``SERVICE:PORT`` of this topology becomes ``127.0.0.1:HOSTPORT``."""
+        for (name, port), host_port in self._ports.items():
+            text = re.sub(rf"(?<![\w.-]){re.escape(name)}:{port}\b", f"127.0.0.1:{host_port}", text)
+        return text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _stop(popen: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:
+    if popen is None or popen.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(popen.pid, signal.SIGCONT)  # a paused process cannot act on SIGTERM
+        os.killpg(popen.pid, sig)
+    try:
+        popen.wait(timeout=_STOP_WAIT_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        popen.wait(timeout=_STOP_WAIT_S)
+
+
+def reap_local() -> list[str]:
+    """Kill the processes of sessions whose owner died, and remove their folders."""
+    reaped: list[str] = []
+    root = sessions_root()
+    if not root.is_dir():
+        return reaped
+    for folder in root.iterdir():
+        try:
+            owner = (folder / "owner").read_text()
+        except OSError:
+            continue
+        if owner_alive(owner):
+            continue
+        try:
+            processes: dict[str, str] = json.loads((folder / "processes.json").read_text())
+        except (OSError, ValueError):
+            processes = {}
+        for token in processes.values():
+            if owner_alive(token):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(int(token.split(":")[1]), signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+        reaped.append(folder.name)
+    return reaped
