@@ -1,0 +1,123 @@
+"""End to end: whatever way a run ends, nothing of the harness outlives it.
+
+Each test starts real pytest processes that bring up real containers, ends them in one way
+(pass, fail, Ctrl-C, SIGKILL) and then asks Docker and ``/proc`` what is left.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import requests
+
+from tests.plugin.conftest import Run, compose_one
+
+PASSING = """
+import requests
+
+
+@pytest.mark.pitfall("no-deadline")
+def test_service_answers(chaos):
+    reply = requests.get(chaos.url("inventory") + "/products/1", timeout=5)
+    assert reply.status_code == 200
+    assert reply.json()["id"] == 1
+"""
+
+
+def test_passing_run_prints_header_accepts_markers_and_leaves_nothing(harness: Run) -> None:
+    harness.setup(PASSING, compose_one(harness.context))
+
+    result = harness.run("--strict-markers", "--chaos-seed=1234", "--chaos-bugs=leak-on-timeout")
+
+    result.assert_outcomes(passed=1)
+    header = "chaos-harness: backend docker, seed 1234, bugs leak-on-timeout, compose *compose.yml"
+    result.stdout.fnmatch_lines([header])
+    assert len(harness.sessions) == 1
+    harness.assert_nothing_left()
+
+    # The seed of the last run is remembered: `--chaos-seed=last` reuses it.
+    again = harness.run("--chaos-seed=last", "--co")
+    again.stdout.fnmatch_lines(["chaos-harness: backend docker, seed 1234, *"])
+
+
+FAILING = """
+import requests
+
+
+def test_fails(chaos):
+    assert requests.get(chaos.url("inventory") + "/healthz", timeout=5).status_code == 200
+    assert False, "this test fails on purpose"
+"""
+
+
+def test_failing_run_leaves_nothing(harness: Run) -> None:
+    harness.setup(FAILING, compose_one(harness.context))
+
+    result = harness.run()
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*this test fails on purpose*"])
+    assert len(harness.sessions) == 1
+    harness.assert_nothing_left()
+
+
+SLEEPING = """
+import time
+from pathlib import Path
+
+
+def test_sleeps(chaos):
+    Path("started").write_text(chaos.url("inventory"))
+    for _ in range(600):  # bounded: the outer test signals long before
+        time.sleep(0.1)
+"""
+
+
+def _start_and_wait(harness: Run) -> None:
+    """Start the sleeping run, wait until its test runs, and check its containers exist."""
+    harness.setup(SLEEPING, compose_one(harness.context))
+    proc = harness.popen("-s")
+    harness.wait_for_file("started", proc, timeout=180)
+    assert harness.docker_leftovers(), "the run's containers should exist while it runs"
+    url = (harness.path / "started").read_text()
+    assert requests.get(url + "/healthz", timeout=5).status_code == 200
+
+
+def test_sigint_mid_test_removes_everything(harness: Run) -> None:
+    _start_and_wait(harness)
+    proc = harness.popens[0]
+
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=120)
+
+    assert "KeyboardInterrupt" in harness.output(0)
+    harness.assert_nothing_left()
+
+
+def test_sigkill_leaves_resources_that_the_next_run_reaps(harness: Run) -> None:
+    _start_and_wait(harness)
+    proc = harness.popens[0]
+
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    time.sleep(0.5)
+    left = harness.docker_leftovers()
+    assert any(item.startswith("container ") for item in left), left
+    assert any(item.startswith("network ") for item in left), left
+
+    (harness.path / "test_chaos.py").write_text(PASSING)
+    harness.run().assert_outcomes(passed=1)
+
+    assert len(harness.sessions) == 2
+    harness.assert_nothing_left()
+
+
+def test_sigterm_mid_test_removes_everything(harness: Run) -> None:
+    _start_and_wait(harness)
+    proc = harness.popens[0]
+
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+
+    harness.assert_nothing_left()
