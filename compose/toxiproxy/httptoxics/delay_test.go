@@ -38,7 +38,7 @@ func TestHTTPDelayAffectsOnlySampledResponses(t *testing.T) {
 			if rep.elapsed < delay {
 				t.Fatalf("request %d: affected but took %v", i, rep.elapsed)
 			}
-		} else if rep.elapsed > delay/2 {
+		} else if rep.elapsed >= delay {
 			t.Fatalf("request %d: not affected but took %v", i, rep.elapsed)
 		}
 	}

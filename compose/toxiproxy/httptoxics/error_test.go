@@ -115,3 +115,36 @@ func TestHTTPErrorStatusAndBodilessReplies(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent connections claim indices 0..n-1 in some order, so which request
+// is hit varies, but how many are hit does not.
+func TestHTTPErrorConcurrentConnectionsHitExactCount(t *testing.T) {
+	proxy := startProxy(t, upstream(t))
+	addToxic(t, proxy, "http_error", `{"rate":0.5,"seed":99}`)
+	const conns, each = 8, 25
+	hits := make(chan int, conns)
+	for range conns {
+		c := dial(t, proxy)
+		go func() {
+			n := 0
+			for range each {
+				rep, err := c.try("GET", "/chunked?n=1")
+				if err != nil {
+					n = -1000 // reported below; t.Fatal is not for other goroutines
+					break
+				}
+				if rep.status == http.StatusServiceUnavailable {
+					n++
+				}
+			}
+			hits <- n
+		}()
+	}
+	total := 0
+	for range conns {
+		total += <-hits
+	}
+	if want := len(expectedIndices(0.5, 99, conns*each)); total != want {
+		t.Fatalf("%d responses hit, want %d", total, want)
+	}
+}
