@@ -14,13 +14,14 @@ things. It only ever talks to loopback addresses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import ipaddress
 import json
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -118,6 +119,10 @@ class LoadResult:
     achieved_rate: float
     lags_ms: tuple[float, ...] = field(repr=False)
     outcomes: Mapping[str, int]
+    # Reaching max_connections means requests waited for a free connection: the lag then
+    # says the service could not keep up rather than that the generator fell behind.
+    max_in_flight: int = 0
+    max_connections: int = DEFAULT_CONNECTIONS
 
     def lag_percentile_ms(self, q: float) -> float:
         """The q-th percentile (0-100) of schedule lag, nearest-rank; 0.0 if none sent."""
@@ -144,7 +149,8 @@ class LoadResult:
         return (
             f"sent {self.sent}/{self.planned} at {self.achieved_rate:.0f}/s, {counts}, "
             f"lag p50 {self.lag_p50_ms:.2f} ms p99 {self.lag_p99_ms:.2f} ms "
-            f"max {self.lag_max_ms:.2f} ms"
+            f"max {self.lag_max_ms:.2f} ms, in flight max {self.max_in_flight}"
+            f"/{self.max_connections}"
         )
 
 
@@ -240,6 +246,8 @@ class _Run:
         self.lags_ms: list[float] = []
         self.outcomes: Counter[str] = Counter()
         self.sent = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.first_send: float | None = None
         self.last_send = 0.0
         self.stop_requested = threading.Event()
@@ -303,7 +311,7 @@ class _Run:
         headers.update(extra_headers or {})
         data = _encode_body(body, headers)
         invoke_value = self._invoke_value(method, path, headers, body)
-        async with slots:
+        async with self._connection_slot(slots):
             invoke_op = self.history.invoke(
                 self.first_process + index, f"{method} {path}", invoke_value
             )
@@ -364,6 +372,16 @@ class _Run:
         self.history.complete(invoke_op, kind, completion, error)
         self.outcomes[kind] += 1
 
+    @contextlib.asynccontextmanager
+    async def _connection_slot(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
+        async with slots:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                yield
+            finally:
+                self.in_flight -= 1
+
     def _count_send(self, invoke_op: Op, planned_at: float) -> None:
         self.lags_ms.append(max(0.0, invoke_op.time - planned_at) * 1000)
         self.sent += 1
@@ -421,6 +439,8 @@ class LoadRun:
             achieved_rate=run.sent / span if span > 0 else 0.0,
             lags_ms=tuple(run.lags_ms),
             outcomes=dict(run.outcomes),
+            max_in_flight=run.max_in_flight,
+            max_connections=run.connections,
         )
 
     def stop(self) -> None:

@@ -237,6 +237,24 @@ def test_slow_endpoint_does_not_slow_the_arrivals(server: str) -> None:
     first_answer = min(op.time for op in result.history if op.type == "ok")
     sent_before_any_answer = sum(1 for t in invoke_times if t < first_answer)
     assert sent_before_any_answer >= 3  # about 15 on an idle machine; 1 if closed-model
+    assert result.max_in_flight >= 3
+
+
+def test_a_full_connection_pool_shows_up_as_schedule_lag(server: str) -> None:
+    # 10 requests of 300 ms through 2 connections cannot leave on time: the wait for a
+    # connection must be visible as lag, not hidden inside the client.
+    result = run_load(
+        server,
+        "GET /slow?ms=300",
+        rate=20,
+        seconds=0.5,
+        max_requests=10,
+        timeout=5,
+        max_connections=2,
+    )
+    assert result.outcomes == {"ok": 10}
+    assert result.max_in_flight == 2
+    assert result.lag_max_ms > 100
 
 
 def test_count_bound_stops_early(server: str) -> None:
