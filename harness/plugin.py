@@ -12,7 +12,7 @@ from harness.backends.base import Backend
 from harness.environment import Environment
 from harness.errors import ChaosError, ConfigError
 from harness.labels import new_session_id
-from harness.report import FaultSteps
+from harness.report import FaultSteps, label_faults, label_test
 from harness.settings import Settings, add_options, resolve_settings
 from harness.topology import Topology, load_topology
 
@@ -125,14 +125,19 @@ def chaos_environment(
 
 
 @pytest.fixture
-def chaos(chaos_environment: Environment) -> Iterator[Environment]:
+def chaos(request: pytest.FixtureRequest, chaos_environment: Environment) -> Iterator[Environment]:
     """The running system, healed and healthy at the start of the test, checked at its end."""
     from faults.base import using_target
 
     chaos_environment.reset()
-    with using_target(chaos_environment):
-        yield chaos_environment
-    chaos_environment.assert_healed()
+    label_test(request.node)
+    first = len(chaos_environment.faults_applied)
+    try:
+        with using_target(chaos_environment):
+            yield chaos_environment
+        chaos_environment.assert_healed()
+    finally:
+        label_faults(chaos_environment.faults_applied[first:])
 
 
 # -- helpers ---------------------------------------------------------------------------------

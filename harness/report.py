@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import allure
+import pytest
 from allure_commons import plugin_manager
 from allure_commons.types import AttachmentType
 
 if TYPE_CHECKING:
     from faults.base import Fault
 
-__all__ = ["FaultSteps", "attach_json", "attach_text"]
+__all__ = ["FaultSteps", "attach_json", "attach_text", "label_faults", "label_test"]
 
 
 class FaultSteps:
@@ -45,6 +47,23 @@ class FaultSteps:
         for step in reversed(list(self._open.values())):
             plugin_manager.hook.stop_step(uuid=step, exc_type=None, exc_val=None, exc_tb=None)
         self._open.clear()
+
+
+def label_test(item: pytest.Item) -> None:
+    """Epic: the suite module (one per invariant family); story: the pitfall it aims at."""
+    module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""  # type: ignore[attr-defined]
+    if module.startswith("test_"):
+        allure.dynamic.epic(module.removeprefix("test_").replace("_", " "))
+    marker = item.get_closest_marker("pitfall")
+    if marker is not None and marker.args:
+        allure.dynamic.story(str(marker.args[0]))
+        allure.dynamic.tag(str(marker.args[0]))
+
+
+def label_faults(faults: Iterable[Fault]) -> None:
+    """Feature: every kind of fault the test applied."""
+    for kind in sorted({fault.kind for fault in faults}):
+        allure.dynamic.feature(kind)
 
 
 def attach_text(name: str, text: str) -> None:
