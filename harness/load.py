@@ -40,6 +40,7 @@ MAX_TIMEOUT: Final = 120.0
 MAX_CONNECTIONS: Final = 4_096
 DEFAULT_CONNECTIONS: Final = 1_024
 LAG_GRACE_S: Final = 1.0
+STOP_CHECK_S: Final = 0.1
 
 # Bodies larger than this are not parsed into the history: it would balloon and no
 # invariant reads large bodies.
@@ -267,9 +268,11 @@ class _Run:
             start = self.history.now() + 0.005
             for i in range(self.planned):
                 planned_at = start + i / self.rate
-                delay = planned_at - self.history.now()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                # Short naps at low rates so stop() takes effect promptly.
+                while (delay := planned_at - self.history.now()) > 0:
+                    if self.stop_requested.is_set():
+                        break
+                    await asyncio.sleep(min(delay, STOP_CHECK_S))
                 if self.stop_requested.is_set() or self._overran(start):
                     break
                 task = asyncio.create_task(self._one(session, slots, i, planned_at))

@@ -281,6 +281,16 @@ def test_stop_ends_a_background_run(server: str) -> None:
     assert not result.history.open()
 
 
+def test_stop_is_prompt_at_a_low_rate(server: str) -> None:
+    run = start_load(server, "GET /ok", rate=0.2, seconds=20, max_requests=4, timeout=2)
+    time.sleep(0.3)
+    stopped_at = time.monotonic()
+    run.stop()
+    result = run.wait(timeout=10)
+    assert time.monotonic() - stopped_at < 3.0  # not the 5 s until the next arrival
+    assert result.sent == 1
+
+
 def test_runs_can_share_one_history(server: str) -> None:
     history = History()
     run_load(server, "GET /ok", rate=50, seconds=1, max_requests=3, timeout=2, history=history)
