@@ -527,6 +527,11 @@ def run_load(
     gives ``timeout`` seconds to answer. Every request is recorded in ``history`` (a new
     one if None) as an invoke and one ok/fail/info completion chosen by ``classify``.
     Blocks until the last request has completed or timed out.
+
+    At most ``max_connections`` requests are in flight; when that many are, later ones
+    wait and the wait counts as schedule lag (``LoadResult.max_in_flight`` shows it).
+    While a run lasts the process's existing objects are ``gc.freeze()``-ed so a full
+    collection cannot stall the schedule; they are unfrozen when it ends.
     """
     return start_load(
         base_url,
