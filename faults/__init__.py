@@ -1,16 +1,91 @@
-"""Faults as values: validated when built, applied and healed, round-tripping through JSON."""
+"""Faults as values: validated when built, applied and healed, round-tripping through JSON.
+
+Network faults (Toxiproxy toxics), partitions, HTTP faults (the project's own toxics),
+process faults (through the backend), schedules of them, and Hypothesis strategies over a
+topology (import :mod:`faults.strategies` for those: it needs Hypothesis).
+"""
 
 from __future__ import annotations
 
-from faults.base import Fault, FaultTarget, current_target, fault_from_json, using_target
-from faults.network import Latency, NetworkFault
+from faults.base import (
+    Fault,
+    FaultTarget,
+    current_target,
+    derive_seed,
+    fault_from_json,
+    fault_kinds,
+    using_target,
+)
+from faults.http import HttpDelay, HttpError, HttpFault, HttpMalformed, affected
+from faults.network import (
+    Bandwidth,
+    Blackhole,
+    Latency,
+    LimitData,
+    NetworkFault,
+    ResetPeer,
+    Slicer,
+    SlowClose,
+    Timeout,
+    ToxicFault,
+)
+from faults.partition import Disconnect, Isolate, LinkDown, Split
+from faults.process import Kill, Pause, ProcessFault, Restart, Terminate
+from faults.schedule import (
+    FaultOff,
+    FaultOn,
+    LoadBurst,
+    Schedule,
+    ScheduleError,
+    ScheduleRun,
+    Step,
+    StepRecord,
+    Wait,
+    run_schedule,
+    schedule_from_json,
+)
 
 __all__ = [
+    "Bandwidth",
+    "Blackhole",
+    "Disconnect",
     "Fault",
+    "FaultOff",
+    "FaultOn",
     "FaultTarget",
+    "HttpDelay",
+    "HttpError",
+    "HttpFault",
+    "HttpMalformed",
+    "Isolate",
+    "Kill",
     "Latency",
+    "LimitData",
+    "LinkDown",
+    "LoadBurst",
     "NetworkFault",
+    "Pause",
+    "ProcessFault",
+    "ResetPeer",
+    "Restart",
+    "Schedule",
+    "ScheduleError",
+    "ScheduleRun",
+    "Slicer",
+    "SlowClose",
+    "Split",
+    "Step",
+    "StepRecord",
+    "Terminate",
+    "Timeout",
+    "ToxicFault",
+    "Wait",
+    "affected",
     "current_target",
+    "derive_seed",
     "fault_from_json",
+    "fault_kinds",
+    "run_schedule",
+    "schedule_from_json",
     "using_target",
 ]
