@@ -39,7 +39,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker_input and "chaos_seed" in worker_input:
         # Every pytest-xdist worker uses the seed the controller chose and printed.
         settings = _replace_seed(settings, int(worker_input["chaos_seed"]))
-    if settings.bugs and settings.compose is not None:
+    if settings.compose is not None:
+        # Reads the compose file now: a malformed one is a usage error before anything starts.
         _check_bug_names(settings)
     config.stash[_settings_key] = settings
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
@@ -97,7 +98,10 @@ def chaos_environment(
     request: pytest.FixtureRequest, chaos_settings: Settings, chaos_topology: Topology
 ) -> Iterator[Environment]:
     """The running system, started once per session (per xdist worker)."""
-    backend = _make_backend(request.config, chaos_settings)
+    try:
+        backend = _make_backend(request.config, chaos_settings)
+    except ChaosError as exc:
+        pytest.fail(f"chaos-harness: {exc}", pytrace=False)
     service_env = {"CHAOS_BUGS": ",".join(chaos_settings.bugs)} if chaos_settings.bugs else {}
     env = Environment(
         chaos_topology,
@@ -111,8 +115,12 @@ def chaos_environment(
     _live.add(env)
     keep = False
     try:
-        with _cleanup_on_failure(env):
-            env.start()
+        try:
+            with _cleanup_on_failure(env):
+                env.start()
+        except ChaosError as exc:
+            # The harness's own message is the whole story; a traceback through it is noise.
+            pytest.fail(f"chaos-harness: {exc}", pytrace=False)
         yield env
         keep = chaos_settings.keep_on_failure and request.session.testsfailed > 0
     finally:
