@@ -1,0 +1,187 @@
+"""End to end: bad input gives one clear paragraph, before anything starts, and leaves nothing.
+
+Input the harness can judge without starting anything (the compose file, option values,
+bug names) is a usage error at configuration time: pytest exits with code 4 and one
+``ERROR: chaos-harness: ...`` paragraph, no test runs. What can only fail on the way up (no
+engine, an image that does not build, a service that never gets healthy) fails the tests
+that need the system with the harness's message and no traceback through its code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.plugin.conftest import INI, Run, compose_one
+
+USES_CHAOS = """
+def test_needs_the_system(chaos):
+    raise AssertionError("must not run: the system cannot start")
+
+
+def test_does_not_need_it():
+    pass
+"""
+
+HARNESS_SOURCE = str(Path(__file__).resolve().parents[2] / "harness")
+
+
+def _assert_usage_error(result: pytest.RunResult, *patterns: str) -> None:
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    text = result.stderr.str().strip()
+    assert text.startswith("ERROR: chaos-harness: "), text
+    assert "\n\n" not in text, f"more than one paragraph:\n{text}"
+    result.stderr.fnmatch_lines(list(patterns))
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert "collected" not in result.stdout.str()
+
+
+COMPOSE_ERRORS = {
+    "bad-yaml": (
+        "services:\n  inventory: [build\n",
+        ["*compose.yml is not valid YAML*"],
+    ),
+    "unsupported-key": (
+        "services:\n  inventory:\n    image: x\n    network_mode: host\n",
+        ["*services.inventory in */compose.yml uses the key 'network_mode', which*"],
+    ),
+    "unknown-depends-on": (
+        "services:\n  inventory:\n    image: x\n    depends_on: [database]\n",
+        ["*service 'inventory' in */compose.yml depends on 'database', which is not a service*"],
+    ),
+    "unknown-link-upstream": (
+        "services:\n  toxiproxy: {image: x}\n  gateway: {image: x}\n"
+        "x-chaos:\n  toxiproxy: {service: toxiproxy}\n"
+        "  links:\n    gateway->inventory: {listen: 18081, upstream: 'inventory:8080'}\n",
+        ["*x-chaos.links.gateway->inventory.upstream in */compose.yml must be SERVICE:PORT*"],
+    ),
+    "unknown-x-chaos-service": (
+        "services:\n  inventory: {image: x}\nx-chaos:\n  services:\n    invntory: {port: 8080}\n",
+        ["*x-chaos.services names 'invntory' in */compose.yml, which is not a service*"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COMPOSE_ERRORS))
+def test_malformed_compose_file_is_a_usage_error_naming_key_and_file(
+    harness: Run, case: str
+) -> None:
+    compose, patterns = COMPOSE_ERRORS[case]
+    harness.setup(USES_CHAOS, compose)
+
+    result = harness.run()
+
+    _assert_usage_error(result, *patterns)
+    harness.assert_nothing_left()
+
+
+def test_unknown_bug_name_is_a_usage_error_listing_the_known_names(harness: Run) -> None:
+    harness.setup(USES_CHAOS, compose_one(harness.context))
+
+    result = harness.run("--chaos-bugs=leak-on-timeout,no-such-bug")
+
+    _assert_usage_error(
+        result,
+        "*--chaos-bugs names unknown bug(s) no-such-bug; "
+        "the 2 known names are: leak-on-timeout, no-deadline",
+    )
+    harness.assert_nothing_left()
+
+
+CLI_ERRORS = {
+    "startup-timeout": ("--chaos-startup-timeout=soon", "'soon' is not a number of seconds"),
+    "backend": ("--chaos-backend=podman", "'podman' is not a backend; use auto, docker or local"),
+    "seed": ("--chaos-seed=-3", "'-3' is not a seed; use a whole number, 'random' or 'last'"),
+    "bugs": ("--chaos-bugs=a b", "a b is not a bug name*"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLI_ERRORS))
+def test_bad_option_on_the_command_line_names_the_flag(harness: Run, case: str) -> None:
+    arg, message = CLI_ERRORS[case]
+    harness.setup(USES_CHAOS, compose_one(harness.context))
+
+    result = harness.run(arg)
+
+    flag = arg.split("=")[0]
+    _assert_usage_error(result, f"ERROR: chaos-harness: {flag}: {message}")
+    harness.assert_nothing_left()
+
+
+INI_ERRORS = {
+    "startup-timeout": ("chaos_startup_timeout = 0", "0 must be more than 0 and at most 3600*"),
+    "keep-on-failure": ("chaos_keep_on_failure = perhaps", "'perhaps' is not true or false"),
+    "backend": ("chaos_backend = kubernetes", "'kubernetes' is not a backend*"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INI_ERRORS))
+def test_bad_option_in_the_ini_file_names_the_key_and_file(harness: Run, case: str) -> None:
+    line, message = INI_ERRORS[case]
+    key = line.split(" = ")[0]
+    ini = "\n".join(row for row in INI.splitlines() if not row.startswith(key)) + f"\n{line}\n"
+    harness.setup(USES_CHAOS, compose_one(harness.context), ini=ini)
+
+    result = harness.run()
+
+    where = f"ini key {key} in {harness.path / 'pytest.ini'}"
+    _assert_usage_error(result, f"ERROR: chaos-harness: {where}: {message}")
+    harness.assert_nothing_left()
+
+
+def _assert_start_failed(result: pytest.RunResult, *patterns: str) -> None:
+    """The tests needing the system error with the harness's message; the others run."""
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_needs_the_system*", *patterns])
+    assert "must not run" not in result.stdout.str()
+    assert HARNESS_SOURCE not in result.stdout.str(), "a traceback through the harness's code"
+
+
+def test_unreachable_engine_fails_with_one_paragraph_saying_what_to_do(
+    harness: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.setup(USES_CHAOS, compose_one(harness.context))
+
+    with monkeypatch.context() as patch:
+        patch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+        result = harness.run("--chaos-backend=docker")
+
+    _assert_start_failed(
+        result, "*no Docker engine answered*point DOCKER_HOST at one*--chaos-backend=local*"
+    )
+    harness.assert_nothing_left()
+
+
+def test_image_that_fails_to_build_names_service_dockerfile_and_build_output(
+    harness: Run,
+) -> None:
+    broken = harness.path / "broken"
+    broken.mkdir()
+    (broken / "Dockerfile").write_text("FROM scratch\nCOPY no-such-file /app\n")
+    compose = "services:\n  broken:\n    build: broken\n    ports: ['8080']\n"
+    harness.setup(USES_CHAOS, compose)
+
+    result = harness.run()
+
+    _assert_start_failed(
+        result,
+        f"*the image of service 'broken' failed to build from {broken / 'Dockerfile'}*",
+        "*COPY no-such-file /app*",
+    )
+    harness.assert_nothing_left()
+
+
+def test_service_never_healthy_fails_with_its_last_log_lines(harness: Run) -> None:
+    harness.setup(USES_CHAOS, compose_one(harness.context, health="/no-such-health-path"))
+
+    result = harness.run("--chaos-startup-timeout=3")
+
+    _assert_start_failed(
+        result,
+        "*service 'inventory' was not ready after 3.* s (GET /no-such-health-path answered 404)*",
+        "*last log lines of 'inventory':",
+        '*"service":"inventory"*',
+    )
+    assert len(harness.recorded("pids")) == 1
+    harness.assert_nothing_left()
