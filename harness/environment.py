@@ -97,8 +97,17 @@ class Environment:
     def state(self, service: str) -> ServiceState:
         return self.backend.state(service)
 
-    def logs(self, service: str, tail: int = 200) -> str:
+    def logs(self, service: str, tail: int | None = 200) -> str:
         return self.backend.logs(service, tail)
+
+    def log_mark(self, service: str) -> int:
+        """A bookmark in a service's log (its line count), for :meth:`logs_since`."""
+        return len(self.backend.logs(service, None).splitlines())
+
+    def logs_since(self, service: str, mark: int) -> str:
+        """What a service logged after ``mark`` (logs only grow, across restarts too)."""
+        lines = self.backend.logs(service, None).splitlines()[mark:]
+        return "\n".join(lines) + "\n" if lines else ""
 
     # -- faults ---------------------------------------------------------------------------
 

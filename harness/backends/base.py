@@ -91,7 +91,8 @@ class Backend(ABC):
         raise BackendError(f"the {self.name} backend cannot reconnect a service to its network")
 
     @abstractmethod
-    def logs(self, service: str, tail: int = 200) -> str: ...
+    def logs(self, service: str, tail: int | None = 200) -> str:
+        """The service's output, last ``tail`` lines (all with None), across restarts."""
 
     @abstractmethod
     def state(self, service: str) -> ServiceState: ...

@@ -166,11 +166,11 @@ class DockerBackend(Backend):
             return
         self.client.networks.get(self.network_name).connect(container, aliases=[service])
 
-    def logs(self, service: str, tail: int = 200) -> str:
+    def logs(self, service: str, tail: int | None = 200) -> str:
         import docker.errors
 
         try:
-            raw: bytes = self._container(service).logs(tail=tail)
+            raw: bytes = self._container(service).logs(tail="all" if tail is None else tail)
         except (docker.errors.APIError, BackendError):
             return ""
         return raw.decode(errors="replace")

@@ -143,12 +143,13 @@ class LocalBackend(Backend):
         _stop(process.popen, signal.SIGTERM)
         self._spawn(process)
 
-    def logs(self, service: str, tail: int = 200) -> str:
+    def logs(self, service: str, tail: int | None = 200) -> str:
         try:
             lines = (self.folder / f"{service}.log").read_text(errors="replace").splitlines()
         except OSError:
             return ""
-        return "\n".join(lines[-tail:]) + "\n" if lines else ""
+        shown = lines if tail is None else lines[-tail:]
+        return "\n".join(shown) + "\n" if shown else ""
 
     def state(self, service: str) -> ServiceState:
         process = self._process(service)

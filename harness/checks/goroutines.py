@@ -1,20 +1,18 @@
-"""Invariants, checked from outside. Each returns a three-valued :class:`Verdict`.
+"""Goroutine leaks: after load stops and faults heal, goroutines return to their baseline.
 
-A check reads standard signals only (the history of HTTP replies, ``/metrics``,
-``/debug/pprof/goroutine``, logs, process state) and never knows which bug is switched on.
-When it cannot observe what it needs it says ``unknown``: an unobserved pass is no pass.
+Stacks are compared grouped by shape (IDs, waits and offsets stripped), so the failure
+names the code that leaked, not just a number.
 """
 
 from __future__ import annotations
 
-import enum
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from harness.checks.verdict import Outcome, Verdict
 from harness.errors import ChaosError
-from harness.history import FAIL, INFO, OK, History
 from harness.probes import (
     GoroutineGroup,
     diff_goroutines,
@@ -28,10 +26,8 @@ if TYPE_CHECKING:
     from harness.environment import Environment
 
 __all__ = [
+    "DEFAULT_IGNORED_FRAMES",
     "GoroutineBaseline",
-    "Outcome",
-    "Verdict",
-    "answers_within",
     "goroutine_baseline",
     "no_leaked_goroutines",
 ]
@@ -47,38 +43,6 @@ DEFAULT_IGNORED_FRAMES: tuple[str, ...] = (
     "net/http.(*connReader).backgroundRead",
     "net/http.(*connReader).startBackgroundRead",
 )
-
-
-class Outcome(enum.Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    check: str
-    outcome: Outcome
-    message: str
-    evidence: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return self.outcome is Outcome.PASS
-
-    def require(self) -> None:
-        """Fail the test unless the check passed; an unknown verdict fails too."""
-        __tracebackhide__ = True
-        if self.outcome is Outcome.PASS:
-            return
-        from harness.report import attach_text
-
-        for name, text in self.evidence.items():
-            attach_text(f"{self.check}: {name}", text)
-        raise AssertionError(f"[{self.check}: {self.outcome.value}] {self.message}")
-
-
-# -- goroutine leaks ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -162,64 +126,3 @@ def _ignored(group: GoroutineGroup, frames: tuple[str, ...]) -> bool:
     if group.created_by is not None:
         functions.append(group.created_by.function)
     return any(ignored in function for function in functions for ignored in frames)
-
-
-# -- graceful timeouts ----------------------------------------------------------------------
-
-
-def answers_within(
-    history: History,
-    budget_ms: float,
-    *,
-    epsilon_ms: float = 250.0,
-    statuses: Iterable[int] | None = None,
-    select: Callable[[Mapping[str, Any]], bool] | None = None,
-) -> Verdict:
-    """Every request got an HTTP answer within budget + epsilon (no client-side timeout).
-
-    With ``statuses``, every answer must also have one of those codes (e.g. 200, 503, 504:
-    success or a graceful refusal).
-    """
-    name = "answers within budget"
-    limit = budget_ms + epsilon_ms
-    allowed = set(statuses) if statuses is not None else None
-    completed = history.completed(OK, FAIL, INFO)
-    if not completed:
-        return Verdict(name, Outcome.UNKNOWN, "the history holds no completed request")
-    problems: list[str] = []
-    for invoke, done in completed:
-        value = done.value if isinstance(done.value, dict) else {}
-        if select is not None and not select(value):
-            continue
-        status, latency = value.get("status"), value.get("latency_ms")
-        if status is None:
-            problems.append(f"#{invoke.index} got no answer ({done.error}) after {latency} ms")
-        elif isinstance(latency, int | float) and latency > limit:
-            problems.append(f"#{invoke.index} answered {status} after {latency:.0f} ms")
-        elif allowed is not None and status not in allowed:
-            problems.append(f"#{invoke.index} answered {status}, not one of {sorted(allowed)}")
-    if problems:
-        shown = "\n  ".join(problems[:10])
-        more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
-        return Verdict(
-            name,
-            Outcome.FAIL,
-            f"{len(problems)} of {len(completed)} requests broke the budget of {budget_ms:.0f} ms "
-            f"+ {epsilon_ms:.0f} ms:\n  {shown}{more}",
-            {"violations": "\n".join(problems)},
-        )
-    return Verdict(
-        name,
-        Outcome.PASS,
-        f"all {len(completed)} requests answered within {limit:.0f} ms",
-    )
-
-
-def status_counts(history: History) -> dict[int | None, int]:
-    """How many completions had each HTTP status (None: no answer)."""
-    counts: dict[int | None, int] = {}
-    for _, done in history.completed(OK, FAIL, INFO):
-        status = done.value.get("status") if isinstance(done.value, dict) else None
-        key = status if isinstance(status, int) else None
-        counts[key] = counts.get(key, 0) + 1
-    return counts

@@ -1,0 +1,48 @@
+"""Invariants, checked from outside. Each returns a three-valued :class:`Verdict`.
+
+A check reads standard signals only (the history of HTTP replies, ``/metrics``,
+``/debug/pprof/goroutine``, logs, process and container state) and never knows which bug
+is switched on. When it cannot observe what it needs it says ``unknown``: an unobserved
+pass is no pass.
+"""
+
+from __future__ import annotations
+
+from harness.checks.availability import available_at_least
+from harness.checks.breaker import breaker_trips_and_recovers
+from harness.checks.capacity import stays_under
+from harness.checks.consistency import (
+    counter_between,
+    effects_carry_their_cause,
+    no_lost_or_duplicated_writes,
+)
+from harness.checks.goroutines import (
+    DEFAULT_IGNORED_FRAMES,
+    GoroutineBaseline,
+    goroutine_baseline,
+    no_leaked_goroutines,
+)
+from harness.checks.process import ServiceSnapshot, no_runtime_reports, snapshot, survives
+from harness.checks.timing import answers_within, status_counts
+from harness.checks.verdict import Outcome, Verdict
+
+__all__ = [
+    "DEFAULT_IGNORED_FRAMES",
+    "GoroutineBaseline",
+    "Outcome",
+    "ServiceSnapshot",
+    "Verdict",
+    "answers_within",
+    "available_at_least",
+    "breaker_trips_and_recovers",
+    "counter_between",
+    "effects_carry_their_cause",
+    "goroutine_baseline",
+    "no_leaked_goroutines",
+    "no_lost_or_duplicated_writes",
+    "no_runtime_reports",
+    "snapshot",
+    "status_counts",
+    "stays_under",
+    "survives",
+]

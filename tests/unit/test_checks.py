@@ -1,0 +1,219 @@
+"""Unit tests of the checkers on small hand-made histories and signal series."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness.checks import (
+    Outcome,
+    Verdict,
+    answers_within,
+    available_at_least,
+    breaker_trips_and_recovers,
+    counter_between,
+    effects_carry_their_cause,
+    no_lost_or_duplicated_writes,
+    status_counts,
+    stays_under,
+)
+from harness.history import FAIL, INFO, OK, History, Op
+
+
+def make_history(*outcomes: tuple[str, dict[str, Any]], f: str = "GET /x") -> History:
+    history = History()
+    for process, (kind, value) in enumerate(outcomes):
+        invoke = history.invoke(process, f, value.pop("request", None))
+        history.complete(invoke, kind, value)
+    return history
+
+
+def reply(status: int | None, ms: float, **extra: Any) -> dict[str, Any]:
+    return {"status": status, "latency_ms": ms, **extra}
+
+
+# -- Verdict ----------------------------------------------------------------------------------
+
+
+def test_require_passes_only_a_pass() -> None:
+    Verdict.passing("c", "fine").require()
+    with pytest.raises(AssertionError, match=r"\[c: fail\] broken"):
+        Verdict.failing("c", "broken").require()
+    with pytest.raises(AssertionError, match=r"\[c: unknown\] blind"):
+        Verdict.unknown("c", "blind").require()
+
+
+# -- timing -----------------------------------------------------------------------------------
+
+
+def test_answers_within_passes_when_every_reply_is_fast_and_allowed() -> None:
+    history = make_history((FAIL, reply(504, 1010)), (FAIL, reply(504, 1200)))
+    verdict = answers_within(history, 1000, statuses={504})
+    assert verdict.outcome is Outcome.PASS
+
+
+def test_answers_within_names_slow_missing_and_wrong_replies() -> None:
+    history = make_history(
+        (FAIL, reply(504, 1400)),
+        (INFO, reply(None, 5000)),
+        (OK, reply(200, 10)),
+    )
+    verdict = answers_within(history, 1000, statuses={504})
+    assert verdict.outcome is Outcome.FAIL
+    assert "3 of 3" in verdict.message
+    assert "#0 answered 504 after 1400 ms" in verdict.message
+    assert "#2 got no answer" in verdict.message
+    assert "#4 answered 200, not one of [504]" in verdict.message
+
+
+def test_answers_within_an_empty_history_is_unknown() -> None:
+    assert answers_within(History(), 1000).outcome is Outcome.UNKNOWN
+
+
+def test_status_counts_counts_missing_answers_as_none() -> None:
+    history = make_history((OK, reply(200, 1)), (OK, reply(200, 1)), (INFO, reply(None, 9)))
+    assert status_counts(history) == {200: 2, None: 1}
+
+
+# -- set-full ---------------------------------------------------------------------------------
+
+
+def order_key(invoke: Op, done: Op) -> str | None:
+    return invoke.value["key"] if isinstance(invoke.value, dict) else None
+
+
+def writes(*kinds: str) -> History:
+    return make_history(
+        *((kind, {"request": {"key": f"k{i}"}, "status": 201}) for i, kind in enumerate(kinds)),
+        f="POST /orders",
+    )
+
+
+def test_set_full_accepts_acknowledged_once_and_unknown_either_way() -> None:
+    history = writes(OK, OK, INFO, INFO, FAIL)
+    verdict = no_lost_or_duplicated_writes(history, ["k0", "k1", "k2"], order_key)
+    assert verdict.outcome is Outcome.PASS, verdict.message
+
+
+def test_set_full_finds_lost_duplicated_and_resurrected_writes() -> None:
+    history = writes(OK, OK, INFO, FAIL)
+    verdict = no_lost_or_duplicated_writes(history, ["k1", "k1", "k2", "k3"], order_key)
+    assert verdict.outcome is Outcome.FAIL
+    assert "1 acknowledged but missing (lost): k0" in verdict.message
+    assert "present more than once (duplicated): k1 (x2)" in verdict.message
+    assert "failed but present anyway: k3" in verdict.message
+
+
+def test_set_full_a_retried_write_takes_its_best_outcome() -> None:
+    history = make_history(
+        (INFO, {"request": {"key": "k"}, "status": None}),
+        (OK, {"request": {"key": "k"}, "status": 201}),
+        f="POST /orders",
+    )
+    lost = no_lost_or_duplicated_writes(history, [], order_key)
+    assert lost.outcome is Outcome.FAIL
+    assert "lost" in lost.message
+
+
+# -- counters and traces ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("counter", "outcome"),
+    [(10, Outcome.PASS), (12, Outcome.PASS), (9, Outcome.FAIL), (13, Outcome.FAIL)],
+)
+def test_counter_between_acknowledged_and_attempted(counter: float, outcome: Outcome) -> None:
+    assert counter_between(counter, acknowledged=10, attempted=12).outcome is outcome
+
+
+def test_counter_that_cannot_be_read_is_unknown() -> None:
+    assert counter_between(None, 1, 2).outcome is Outcome.UNKNOWN
+
+
+def test_effects_must_carry_the_request_id_of_their_cause() -> None:
+    causes = {"o1": "r1", "o2": "r2"}
+    good = [{"order": "o1", "request_id": "r1"}, {"order": "o2", "request_id": "r2"}]
+    bad = [{"order": "o1", "request_id": "r2"}, {"order": "o2", "request_id": "r2"}]
+    args = {"effect_key": "order", "effect_cause": "request_id"}
+    assert effects_carry_their_cause(causes, good, **args).outcome is Outcome.PASS
+    verdict = effects_carry_their_cause(causes, bad, **args)
+    assert verdict.outcome is Outcome.FAIL
+    assert "o1 carries request ID 'r2', but request 'r1' caused it" in verdict.message
+    assert effects_carry_their_cause(causes, [], **args).outcome is Outcome.UNKNOWN
+
+
+# -- breaker ----------------------------------------------------------------------------------
+
+
+def series(*points: tuple[float, float | None]) -> list[tuple[float, float | None]]:
+    return list(points)
+
+
+def test_breaker_that_opens_and_closes_in_time_passes() -> None:
+    states = series((0, 0), (1, 0), (2, 2), (3, 2), (4.2, 1), (4.3, 0))
+    calls = series((0, 5), (1, 10), (2, 14), (3, 14), (4.2, 14), (4.3, 16))
+    verdict = breaker_trips_and_recovers(
+        states, fault_start=1, fault_end=3, timeout_s=1, downstream_calls=calls
+    )
+    assert verdict.outcome is Outcome.PASS, verdict.message
+    assert "open@2.00s" in verdict.evidence["state path"]
+
+
+def test_breaker_that_never_opens_fails() -> None:
+    verdict = breaker_trips_and_recovers(
+        series((0, 0), (2, 0), (4, 0)), fault_start=1, fault_end=3, timeout_s=1
+    )
+    assert verdict.outcome is Outcome.FAIL
+    assert "never opened" in verdict.message
+
+
+def test_breaker_stuck_open_fails() -> None:
+    verdict = breaker_trips_and_recovers(
+        series((0, 0), (2, 2), (4, 2), (8, 2)), fault_start=1, fault_end=3, timeout_s=1
+    )
+    assert verdict.outcome is Outcome.FAIL
+    assert "stuck open" in verdict.message
+
+
+def test_breaker_open_but_calls_still_flowing_fails() -> None:
+    states = series((0, 0), (2, 2), (3, 2), (4, 0))
+    calls = series((0, 0), (2, 10), (3, 60), (4, 61))
+    verdict = breaker_trips_and_recovers(
+        states, fault_start=1, fault_end=3, timeout_s=1, downstream_calls=calls
+    )
+    assert verdict.outcome is Outcome.FAIL
+    assert "received 51 calls while the breaker was open" in verdict.message
+
+
+def test_breaker_never_observed_is_unknown() -> None:
+    verdict = breaker_trips_and_recovers(series((0, None)), fault_start=0, fault_end=1, timeout_s=1)
+    assert verdict.outcome is Outcome.UNKNOWN
+
+
+# -- capacity and availability ----------------------------------------------------------------
+
+
+def test_stays_under_reports_the_peak() -> None:
+    assert stays_under(series((0, 10), (1, 40)), 50).outcome is Outcome.PASS
+    verdict = stays_under(series((0, 10), (1, 400), (2, None)), 50, why="bulkhead of 10")
+    assert verdict.outcome is Outcome.FAIL
+    assert "peaked at 400 (at 1.00 s), above the ceiling of 50 (bulkhead of 10)" in verdict.message
+    assert stays_under(series((0, None)), 50).outcome is Outcome.UNKNOWN
+
+
+def test_availability_counts_ok_answers_and_requires_a_degraded_mark() -> None:
+    def is_degraded(value: dict[str, Any]) -> bool:
+        return bool((value.get("body") or {}).get("degraded"))
+
+    served = make_history(
+        (OK, reply(200, 5, body={"degraded": True})),
+        (OK, reply(200, 5, body={"degraded": True})),
+        (FAIL, reply(500, 5)),
+    )
+    assert available_at_least(served, 0.6, degraded=is_degraded).outcome is Outcome.PASS
+    assert available_at_least(served, 0.9).outcome is Outcome.FAIL
+    healthy = make_history((OK, reply(200, 5, body={"degraded": False})))
+    verdict = available_at_least(healthy, 0.5, degraded=is_degraded)
+    assert verdict.outcome is Outcome.FAIL
+    assert "none was marked degraded" in verdict.message
