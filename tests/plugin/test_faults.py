@@ -1,0 +1,57 @@
+"""End to end: a fault left on fails its test's teardown loudly, and the next test starts healed."""
+
+from __future__ import annotations
+
+from tests.plugin.conftest import Run, compose_proxied
+
+LEAVES_A_FAULT = """
+import time
+
+import pytest
+import requests
+
+from faults.network import Latency
+from harness.errors import ChaosError, TopologyError
+
+LINK = "gateway->inventory"
+
+
+def test_1_leaves_latency_on(chaos):
+    Latency(LINK, ms=3000).apply()
+    assert [t.name for t in chaos.proxy(LINK).toxics()] == ["chaos-latency-downstream"]
+
+
+def test_2_starts_healed(chaos):
+    assert chaos.active_faults == ()
+    assert chaos.proxy(LINK).toxics() == []
+    started = time.monotonic()
+    reply = requests.get(chaos.url("gateway") + "/products/1", timeout=10)
+    assert reply.status_code == 200
+    assert time.monotonic() - started < 1.5, "the latency of test 1 is still on"
+
+
+def test_3_unknown_names_are_refused_with_the_known_ones(chaos):
+    with pytest.raises(TopologyError, match=r"no service named 'nope' .* gateway, inventory"):
+        chaos.url("nope")
+    with pytest.raises(ChaosError, match=r"no link named 'a->b'.*links are: " + LINK):
+        Latency("a->b", ms=10).apply()
+"""
+
+
+def test_fault_left_on_fails_teardown_with_leftover_fault_error_and_next_test_is_healed(
+    harness: Run,
+) -> None:
+    harness.setup(LEAVES_A_FAULT, compose_proxied(harness.context))
+
+    result = harness.run("-p", "no:randomly")
+
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_1_leaves_latency_on*",
+            "E *LeftoverFaultError: faults were still active when the test ended (now healed): "
+            "latency 3000 ms on gateway->inventory (downstream)*",
+        ]
+    )
+    assert len(harness.sessions) == 1
+    harness.assert_nothing_left()
