@@ -121,6 +121,82 @@ def resetting_server() -> Iterator[str]:
     listener.close()
 
 
+# Raw responses by path for the scripted server; "close" ones end the connection after.
+SCRIPTED: dict[str, tuple[bytes, bool]] = {
+    "/chunked": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nX-Request-ID: chunky\r\n\r\n"
+        b'7;ext=1\r\n{"a": [\r\n5\r\n1, 2]\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n',
+        False,
+    ),
+    "/until-close": (
+        b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"eof": true}',
+        True,
+    ),
+    "/no-content": (b"HTTP/1.1 204 No Content\r\n\r\n", False),
+    "/interim": (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n"
+        b"Content-Type: application/json\r\n\r\n{}",
+        False,
+    ),
+    "/head": (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", False),
+    "/garbage": (b"SPDY/9 what\r\n\r\n", True),
+    "/truncated": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this", True),
+}
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[tuple[str, list[int]]]:
+    """Answers each path with a fixed raw response; yields its URL and a connection count."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    accepted: list[int] = []
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            buffered = b""
+            while not stop.is_set():
+                while b"\r\n\r\n" not in buffered:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffered += chunk
+                head, _, buffered = buffered.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buffered) < length:
+                    buffered += conn.recv(65536)
+                buffered = buffered[length:]
+                path = head.split(b" ")[1].decode()
+                response, close = SCRIPTED[path]
+                conn.sendall(response)
+                if close:
+                    return
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(1)
+            conn.settimeout(5)
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -225,6 +301,46 @@ def test_reset_after_the_request_was_read_is_info(resetting_server: str, method:
         assert completion is not None
         assert completion.value["status"] is None
         assert completion.error
+
+
+def test_response_framings_are_parsed(scripted_server: tuple[str, list[int]]) -> None:
+    url, _ = scripted_server
+    factory, count = _one_each(
+        [
+            ("GET", "/chunked", None, None),
+            ("GET", "/until-close", None, None),
+            ("DELETE", "/no-content", None, None),
+            ("POST", "/interim", None, {"x": 1}),
+            ("HEAD", "/head", None, None),
+            ("GET", "/garbage", None, None),
+            ("POST", "/truncated", None, None),
+        ]
+    )
+    result = run_load(url, factory, rate=50, seconds=1, max_requests=count, timeout=3)
+    seen = {f: outcomes[0] for f, outcomes in _completions_by_f(result).items()}
+    assert seen["GET /chunked"][0] == "ok"
+    assert seen["GET /chunked"][1]["body"] == {"a": [1, 2]}
+    assert seen["GET /chunked"][1]["headers"] == {"X-Request-ID": "chunky"}
+    assert seen["GET /until-close"][1]["body"] == {"eof": True}
+    assert seen["DELETE /no-content"][1]["status"] == 204
+    assert seen["POST /interim"][1]["status"] == 201
+    assert seen["HEAD /head"][1]["status"] == 200
+    assert seen["GET /garbage"][0] == "info"
+    assert "status line" in (seen["GET /garbage"][2] or "")
+    assert seen["POST /truncated"][0] == "info"
+    assert "mid-response" in (seen["POST /truncated"][2] or "")
+
+
+def test_connections_are_kept_alive(scripted_server: tuple[str, list[int]]) -> None:
+    url, accepted = scripted_server
+    result = run_load(url, "GET /chunked", rate=100, seconds=1, max_requests=50, timeout=3)
+    assert result.outcomes == {"ok": 50}
+    assert len(accepted) < 25  # one or a few connections reused, not one per request
+
+
+def test_https_is_refused() -> None:
+    with pytest.raises(ConfigError, match="plain http"):
+        run_load("https://127.0.0.1:1", "GET /", rate=1, seconds=1, max_requests=1, timeout=1)
 
 
 def test_slow_endpoint_does_not_slow_the_arrivals(server: str) -> None:
