@@ -235,9 +235,12 @@ def _print_kept(config: pytest.Config, env: Environment) -> None:
             lines.append(f"  {name}: {env.url(name)}")
         except ChaosError:
             lines.append(f"  {name}: not running")
+    label = f"label=chaos-harness.session={env.backend.session}"
     lines.append(
-        "  remove it with: docker rm -f $(docker ps -aq --filter "
-        f"label=chaos-harness.session={env.backend.session})"
+        f"  remove it with: docker ps -aq --filter {label} | xargs -r docker rm -f -v; "
+        f"docker network ls -q --filter {label} | xargs -r docker network rm; "
+        f"docker volume ls -q --filter {label} | xargs -r docker volume rm"
     )
+    lines.append("  (the next chaos-harness run on this machine also removes it)")
     if reporter is not None:
         reporter.write_line("\n".join(lines))
