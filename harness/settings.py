@@ -183,14 +183,17 @@ def resolve_settings(config: pytest.Config) -> Settings:
         compose=(bases["compose"] / compose).resolve() if compose else None,
         backend=values["backend"],
         bugs=values["bugs"],
-        seed=_choose_seed(values["seed"], config.rootpath),
+        # An xdist worker's own choice is replaced by the controller's: it must not record it.
+        seed=_choose_seed(
+            values["seed"], config.rootpath, record=not hasattr(config, "workerinput")
+        ),
         keep_on_failure=values["keep-on-failure"],
         startup_timeout_s=values["startup-timeout"],
         race=values["race"],
     )
 
 
-def _choose_seed(text: str, root: Path) -> int:
+def _choose_seed(text: str, root: Path, *, record: bool = True) -> int:
     memory = root / ".chaos" / "last-seed"
     if text == "last":
         try:
@@ -201,6 +204,8 @@ def _choose_seed(text: str, root: Path) -> int:
                 f"{memory}; run once without it first"
             ) from None
     seed = random.SystemRandom().randrange(2**32) if text == "random" else int(text)
+    if not record:
+        return seed
     try:
         memory.parent.mkdir(exist_ok=True)
         memory.write_text(str(seed))
