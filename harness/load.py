@@ -14,14 +14,13 @@ things. It only ever talks to loopback addresses.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import ipaddress
 import json
 import math
 import threading
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -444,6 +443,46 @@ class _Client:
             self._idle.pop().close()
 
 
+class _Slots:
+    """At most ``limit`` requests in flight; the rest wait in arrival order.
+
+    asyncio.Semaphore wakes a waiter by scanning its queue, which turns quadratic when a
+    stall leaves hundreds waiting, just when the generator most needs to catch up.
+    Here a release hands its slot straight to the oldest live waiter.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.peak = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        if self.used < self.limit and not self._waiters:
+            self.used += 1
+            self.peak = max(self.peak, self.used)
+            return
+        handed = asyncio.get_running_loop().create_future()
+        self._waiters.append(handed)
+        try:
+            await handed  # release() passed its slot on: ``used`` already counts it
+        except asyncio.CancelledError:
+            if handed.done() and not handed.cancelled():
+                self.release()  # the slot arrived just as the wait was cancelled
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        while self._waiters:
+            handed = self._waiters.popleft()
+            if not handed.done():  # cancelled waiters are skipped
+                handed.set_result(None)
+                return
+        self.used -= 1
+
+
 class _Run:
     """The state of one run inside its event loop thread."""
 
@@ -479,8 +518,7 @@ class _Run:
         self.lags_ms: list[float] = []
         self.outcomes: Counter[str] = Counter()
         self.sent = 0
-        self.in_flight = 0
-        self.max_in_flight = 0
+        self.slots = _Slots(connections)
         self.first_send: float | None = None
         self.last_send = 0.0
         self.stop_requested = threading.Event()
@@ -488,9 +526,6 @@ class _Run:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> tuple[float, float]:
-        # Taking a slot before stamping the invoke means waiting for a free connection
-        # shows up as schedule lag instead of hiding inside the client.
-        slots = asyncio.Semaphore(self.connections)
         client = _Client(self.host, self.port)
         try:
             tasks = self._tasks
@@ -504,7 +539,7 @@ class _Run:
                     await asyncio.sleep(min(delay, STOP_CHECK_S))
                 if self.stop_requested.is_set() or self._overran(start):
                     break
-                task = asyncio.create_task(self._one(client, slots, i, planned_at))
+                task = asyncio.create_task(self._one(client, i, planned_at))
                 tasks.add(task)
                 task.add_done_callback(self._forget)
             if tasks:
@@ -536,7 +571,6 @@ class _Run:
     async def _one(
         self,
         client: _Client,
-        slots: asyncio.Semaphore,
         index: int,
         planned_at: float,
     ) -> None:
@@ -545,7 +579,9 @@ class _Run:
         headers.update(extra_headers or {})
         data = _encode_body(body, headers)
         invoke_value = self._invoke_value(method, path, headers, body)
-        async with self._connection_slot(slots):
+        # Taking a slot before stamping the invoke makes a wait for a free connection
+        # show up as schedule lag instead of hiding inside the client.
+        async with self.slots:
             invoke_op = self.history.invoke(
                 self.first_process + index, f"{method} {path}", invoke_value
             )
@@ -600,16 +636,6 @@ class _Run:
         completion.update(value or {})
         self.history.complete(invoke_op, kind, completion, error)
         self.outcomes[kind] += 1
-
-    @contextlib.asynccontextmanager
-    async def _connection_slot(self, slots: asyncio.Semaphore) -> AsyncIterator[None]:
-        async with slots:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            try:
-                yield
-            finally:
-                self.in_flight -= 1
 
     def _count_send(self, invoke_op: Op, planned_at: float) -> None:
         self.lags_ms.append(max(0.0, invoke_op.time - planned_at) * 1000)
@@ -668,7 +694,7 @@ class LoadRun:
             achieved_rate=run.sent / span if span > 0 else 0.0,
             lags_ms=tuple(run.lags_ms),
             outcomes=dict(run.outcomes),
-            max_in_flight=run.max_in_flight,
+            max_in_flight=run.slots.peak,
             max_connections=run.connections,
         )
 
