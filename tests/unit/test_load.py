@@ -501,6 +501,31 @@ def test_a_failing_request_factory_is_raised_not_swallowed(server: str) -> None:
         run_load(server, factory, rate=50, seconds=1, max_requests=4, timeout=2)
 
 
+def test_in_flight_gate_hands_slots_on_in_order_and_skips_cancelled_waiters() -> None:
+    from harness.load import _Slots
+
+    async def scenario() -> list[str]:
+        gate = _Slots(1)
+        order: list[str] = []
+
+        async def holder(name: str, hold: float) -> None:
+            async with gate:
+                order.append(name)
+                await asyncio.sleep(hold)
+
+        first = asyncio.create_task(holder("first", 0.05))
+        await asyncio.sleep(0)
+        cancelled = asyncio.create_task(holder("cancelled", 0))
+        last = asyncio.create_task(holder("last", 0))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.gather(first, last, cancelled, return_exceptions=True)
+        assert (gate.used, gate.peak) == (0, 1)
+        return order
+
+    assert asyncio.run(scenario()) == ["first", "last"]
+
+
 @pytest.mark.parametrize(
     ("outcome", "expected"),
     [
