@@ -289,14 +289,20 @@ def _service(
     image = spec.get("image")
     if build is None and not image:
         raise TopologyError(f"service {name!r} in {where} needs `build:` or `image:`")
-    return Service(
+    service = Service(
         name=name,
         build=build,
         image=str(image) if image else None,
         environment=_environment(spec.get("environment"), where, name),
-        ports=tuple(_port(p, where, f"services.{name}.ports") for p in spec.get("ports") or []),
+        ports=tuple(
+            _port(p, where, f"services.{name}.ports")
+            for p in _list(spec.get("ports"), where, f"services.{name}.ports")
+        ),
         depends_on=_depends_on(spec.get("depends_on"), where, name),
-        volumes=tuple(_volume(v, where, name, volumes) for v in spec.get("volumes") or []),
+        volumes=tuple(
+            _volume(v, where, name, volumes)
+            for v in _list(spec.get("volumes"), where, f"services.{name}.volumes")
+        ),
         command=_command(spec.get("command"), where, name),
         healthcheck=spec.get("healthcheck"),
         port=_port(chaos["port"], where, f"x-chaos.services.{name}.port")
@@ -305,9 +311,15 @@ def _service(
         health=_http_path(chaos.get("health"), where, name, "health"),
         metrics=_http_path(chaos.get("metrics"), where, name, "metrics"),
         pprof=_http_path(chaos.get("pprof"), where, name, "pprof"),
-        writable=bool(chaos.get("writable", False)),
+        writable=_flag(chaos.get("writable", False), where, f"x-chaos.services.{name}.writable"),
         local=_local(chaos.get("local"), where, name),
     )
+    if not service.known_ports:  # readiness, probes and load all need an HTTP port
+        raise TopologyError(
+            f'service {name!r} in {where} has no port; add `ports: ["8080"]` to it or '
+            f"`x-chaos: services: {{{name}: {{port: 8080}}}}`"
+        )
+    return service
 
 
 def _local(raw: object, where: str, name: str) -> LocalSpec | None:
@@ -316,12 +328,12 @@ def _local(raw: object, where: str, name: str) -> LocalSpec | None:
     what = f"x-chaos.services.{name}.local"
     spec = _mapping(raw, where, what)
     _only(spec, {"command", "environment"}, where, what)
-    command = _command(spec.get("command"), where, name)
+    command = _command(spec.get("command"), where, name, what=f"{what}.command")
     if not command:
         raise TopologyError(f"{what} in {where} needs `command:`, the program to run")
     return LocalSpec(
         command=command,
-        environment=_environment(spec.get("environment"), where, name),
+        environment=_environment(spec.get("environment"), where, name, what=f"{what}.environment"),
     )
 
 
@@ -340,7 +352,8 @@ def _build(path: Path, name: str, raw: object) -> Build | None:
     )
 
 
-def _environment(raw: object, where: str, name: str) -> dict[str, str]:
+def _environment(raw: object, where: str, name: str, what: str = "") -> dict[str, str]:
+    what = what or f"services.{name}.environment"
     if raw is None:
         return {}
     if isinstance(raw, list):
@@ -348,12 +361,10 @@ def _environment(raw: object, where: str, name: str) -> dict[str, str]:
         for item in raw:
             key, sep, value = str(item).partition("=")
             if not sep:
-                raise TopologyError(
-                    f"services.{name}.environment in {where}: {item!r} needs the form KEY=VALUE"
-                )
+                raise TopologyError(f"{what} in {where}: {item!r} needs the form KEY=VALUE")
             env[key] = value
         return env
-    mapping = _mapping(raw, where, f"services.{name}.environment")
+    mapping = _mapping(raw, where, what)
     return {str(k): "" if v is None else str(v) for k, v in mapping.items()}
 
 
@@ -385,14 +396,15 @@ def _volume(raw: object, where: str, name: str, declared: tuple[str, ...]) -> Vo
     return VolumeMount(volume=source, target=target)
 
 
-def _command(raw: object, where: str, name: str) -> tuple[str, ...] | None:
+def _command(raw: object, where: str, name: str, what: str = "") -> tuple[str, ...] | None:
     if raw is None:
         return None
     if isinstance(raw, str):
         return tuple(raw.split())
     if isinstance(raw, list):
         return tuple(str(part) for part in raw)
-    raise TopologyError(f"services.{name}.command in {where} must be a string or a list")
+    what = what or f"services.{name}.command"
+    raise TopologyError(f"{what} in {where} must be a string or a list")
 
 
 def _http_path(raw: object, where: str, name: str, key: str) -> str | None:
@@ -442,6 +454,20 @@ def _link(name: str, raw: object, where: str, services: Mapping[str, Service]) -
         upstream_service=host,
         upstream_port=_port(port, where, f"x-chaos.links.{name}.upstream"),
     )
+
+
+def _list(raw: object, where: str, what: str) -> list[Any]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise TopologyError(f"{what} in {where} must be a list, got {type(raw).__name__}")
+    return raw
+
+
+def _flag(raw: object, where: str, what: str) -> bool:
+    if not isinstance(raw, bool):
+        raise TopologyError(f"{what} in {where} must be true or false, got {raw!r}")
+    return raw
 
 
 def _mapping(raw: object, where: str, what: str) -> Mapping[str, Any]:
