@@ -47,17 +47,18 @@ COMPOSE_ERRORS = {
         ["*services.inventory in */compose.yml uses the key 'network_mode', which*"],
     ),
     "unknown-depends-on": (
-        "services:\n  inventory:\n    image: x\n    depends_on: [database]\n",
+        "services:\n  inventory:\n    image: x\n    ports: [8080]\n    depends_on: [database]\n",
         ["*service 'inventory' in */compose.yml depends on 'database', which is not a service*"],
     ),
     "unknown-link-upstream": (
-        "services:\n  toxiproxy: {image: x}\n  gateway: {image: x}\n"
+        "services:\n  toxiproxy: {image: x, ports: [8474]}\n  gateway: {image: x, ports: [80]}\n"
         "x-chaos:\n  toxiproxy: {service: toxiproxy}\n"
         "  links:\n    gateway->inventory: {listen: 18081, upstream: 'inventory:8080'}\n",
         ["*x-chaos.links.gateway->inventory.upstream in */compose.yml must be SERVICE:PORT*"],
     ),
     "unknown-x-chaos-service": (
-        "services:\n  inventory: {image: x}\nx-chaos:\n  services:\n    invntory: {port: 8080}\n",
+        "services:\n  inventory: {image: x, ports: [80]}\n"
+        "x-chaos:\n  services:\n    invntory: {port: 8080}\n",
         ["*x-chaos.services names 'invntory' in */compose.yml, which is not a service*"],
     ),
 }

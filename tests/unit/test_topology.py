@@ -1,0 +1,403 @@
+"""Unit tests for harness.topology: the compose file parser, its models and start_levels.
+
+Every way a compose file can be refused is checked to name the offending key (or the name
+the user wrote) and the file, because that is what a user needs to fix it.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.errors import TopologyError
+from harness.topology import Build, Topology, VolumeMount, load_topology
+
+BASE: dict[str, Any] = {
+    "name": "shop",
+    "x-notes": {"anything": "goes"},  # compose extension fields are allowed at the top
+    "services": {
+        "toxiproxy": {
+            "build": {"context": ".", "args": {"BINARY": "toxiproxy"}},
+            "command": ["-host", "0.0.0.0"],
+            "ports": ["8474"],
+        },
+        "inventory": {
+            "build": {"context": "images", "dockerfile": "Inv.Dockerfile", "args": {"N": 3}},
+            "environment": {"PORT": "8080", "EMPTY": None},
+            "ports": ["8080"],
+            "volumes": ["stock:/data"],
+        },
+        "gateway": {
+            "build": ".",
+            "environment": ["PORT=8080", "INVENTORY_URL=http://toxiproxy:18081"],
+            "ports": ["127.0.0.1:9000:8080/tcp", 9090],
+            "depends_on": {"toxiproxy": {"condition": "service_started"}, "inventory": {}},
+            "command": "serve --fast",
+        },
+    },
+    "volumes": {"stock": {}},
+    "x-chaos": {
+        "prebuild": ["sh", "build.sh"],
+        "toxiproxy": {"service": "toxiproxy", "api_port": 8474},
+        "links": {"gateway->inventory": {"listen": 18081, "upstream": "inventory:8080"}},
+        "services": {
+            "gateway": {"port": 8080, "health": "/healthz", "metrics": "/metrics"},
+            "inventory": {"health": "/healthz", "pprof": "/debug/pprof", "writable": True},
+        },
+        "bugs": ["leak-on-timeout", "no-deadline"],
+    },
+}
+
+
+def write(tmp_path: Path, doc: object) -> Path:
+    path = tmp_path / "compose.yml"
+    path.write_text(doc if isinstance(doc, str) else yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def changed(path: str, value: object) -> dict[str, Any]:
+    """BASE with the value at a dotted path ('services.gateway.ports') replaced or removed."""
+    doc = copy.deepcopy(BASE)
+    *parents, last = path.split("/")
+    node = doc
+    for key in parents:
+        node = node[key]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return doc
+
+
+_DELETE = object()
+
+
+# -- a valid file becomes the right models ------------------------------------------------
+
+
+def test_valid_file_is_parsed_into_services_links_and_settings(tmp_path: Path) -> None:
+    topology = load_topology(write(tmp_path, BASE))
+
+    assert topology.path == tmp_path / "compose.yml"
+    assert topology.project_dir == tmp_path
+    assert list(topology.services) == ["toxiproxy", "inventory", "gateway"]
+    assert topology.prebuild == ("sh", "build.sh")
+    assert topology.volumes == ("stock",)
+    assert topology.known_bugs == ("leak-on-timeout", "no-deadline")
+    assert topology.toxiproxy is not None
+    assert (topology.toxiproxy.service, topology.toxiproxy.api_port) == ("toxiproxy", 8474)
+
+    link = topology.link("gateway->inventory")
+    assert (link.source, link.listen, link.upstream) == ("gateway", 18081, "inventory:8080")
+
+    gateway = topology.service("gateway")
+    assert gateway.build == Build(context=tmp_path, dockerfile="Dockerfile", args={})
+    assert gateway.environment == {"PORT": "8080", "INVENTORY_URL": "http://toxiproxy:18081"}
+    assert gateway.ports == (8080, 9090)  # only container ports matter
+    assert gateway.depends_on == ("toxiproxy", "inventory")
+    assert gateway.command == ("serve", "--fast")
+    assert (gateway.port, gateway.http_port, gateway.health) == (8080, 8080, "/healthz")
+    assert gateway.writable is False
+
+    inventory = topology.service("inventory")
+    assert inventory.build == Build(
+        context=tmp_path / "images", dockerfile="Inv.Dockerfile", args={"N": "3"}
+    )
+    assert inventory.environment == {"PORT": "8080", "EMPTY": ""}
+    assert inventory.volumes == (VolumeMount(volume="stock", target="/data"),)
+    assert (inventory.port, inventory.http_port) == (None, 8080)  # falls back to ports[0]
+    assert (inventory.pprof, inventory.metrics, inventory.writable) == ("/debug/pprof", None, True)
+
+
+def test_image_only_service_and_no_x_chaos_block_are_accepted(tmp_path: Path) -> None:
+    topology = load_topology(
+        write(tmp_path, {"services": {"web": {"image": "nginx:1", "ports": [80]}}})
+    )
+
+    web = topology.service("web")
+    assert (web.build, web.image, web.port, web.health) == (None, "nginx:1", None, None)
+    assert web.http_port == 80
+    assert topology.links == {}
+    assert topology.toxiproxy is None
+    assert topology.known_bugs is None
+    assert topology.prebuild is None
+
+
+def test_reference_compose_file_is_valid() -> None:
+    reference = Path(__file__).resolve().parents[2] / "compose" / "docker-compose.yml"
+
+    topology = load_topology(reference)
+
+    assert topology.toxiproxy is not None
+    assert "gateway->inventory" in topology.links
+    for link in topology.links.values():
+        assert link.upstream_service in topology.services
+
+
+# -- start_levels ---------------------------------------------------------------------------
+
+
+def _levels(tmp_path: Path, depends: dict[str, list[str]]) -> list[list[str]]:
+    services = {
+        name: {"image": "x", "ports": [80], "depends_on": deps} for name, deps in depends.items()
+    }
+    return load_topology(write(tmp_path, {"services": services})).start_levels()
+
+
+def test_start_levels_put_each_service_after_everything_it_depends_on(tmp_path: Path) -> None:
+    assert load_topology(write(tmp_path, BASE)).start_levels() == [
+        ["inventory", "toxiproxy"],
+        ["gateway"],
+    ]
+    diamond = {"d": ["b", "c"], "c": ["a"], "b": ["a"], "a": []}
+    assert _levels(tmp_path, diamond) == [["a"], ["b", "c"], ["d"]]
+    chain = {"c": ["b"], "b": ["a"], "a": []}
+    assert _levels(tmp_path, chain) == [["a"], ["b"], ["c"]]
+    assert _levels(tmp_path, {"z": [], "y": [], "x": []}) == [["x", "y", "z"]]
+
+
+@pytest.mark.parametrize(
+    ("depends", "among"),
+    [
+        ({"a": ["b"], "b": ["a"], "c": []}, "a, b"),
+        ({"a": ["a"]}, "a"),
+        ({"a": [], "b": ["c"], "c": ["d"], "d": ["b"]}, "b, c, d"),
+    ],
+)
+def test_dependency_cycle_is_refused_naming_its_members_and_file(
+    tmp_path: Path, depends: dict[str, list[str]], among: str
+) -> None:
+    with pytest.raises(TopologyError) as info:
+        _levels(tmp_path, depends)
+    assert f"depends_on in {tmp_path / 'compose.yml'} forms a cycle among: {among}" in str(
+        info.value
+    )
+
+
+# -- every refusal names the key and the file ---------------------------------------------
+
+REFUSED: dict[str, tuple[object, str]] = {
+    # id: (document or text, fragment naming the key)
+    "bad-yaml": ("services: [web\n", "is not valid YAML"),
+    "file-not-mapping": ("- web\n- db\n", "the file in"),
+    "unknown-top-level-key": (changed("networks", {"n": {}}), "top level in"),
+    "no-services": ({"services": {}}, "defines no services"),
+    "services-not-mapping": ({"services": ["web"]}, "services in"),
+    "volumes-not-mapping": (changed("volumes", ["stock"]), "volumes in"),
+    "x-chaos-not-mapping": (changed("x-chaos", ["links"]), "x-chaos in"),
+    "unknown-x-chaos-key": (changed("x-chaos/toxics", {}), "x-chaos in"),
+    "x-chaos-services-not-mapping": (changed("x-chaos/services", ["gateway"]), "x-chaos.services"),
+    "x-chaos-unknown-service": (
+        changed("x-chaos/services/gatway", {"port": 8080}),
+        "x-chaos.services names 'gatway'",
+    ),
+    "service-not-mapping": (changed("services/gateway", "nginx"), "services.gateway in"),
+    "unknown-service-key": (
+        changed("services/gateway/network_mode", "host"),
+        "services.gateway in",
+    ),
+    "unknown-x-chaos-service-key": (
+        changed("x-chaos/services/gateway/timeout", 3),
+        "x-chaos.services.gateway in",
+    ),
+    "build-not-mapping": (changed("services/gateway/build", ["."]), "services.gateway.build in"),
+    "unknown-build-key": (
+        changed("services/toxiproxy/build/target", "prod"),
+        "services.toxiproxy.build in",
+    ),
+    "build-args-not-mapping": (
+        changed("services/toxiproxy/build/args", ["BINARY=toxiproxy"]),
+        "services.toxiproxy.build.args in",
+    ),
+    "no-build-or-image": (
+        changed("services/gateway/build", _DELETE),
+        "service 'gateway' in",
+    ),
+    "environment-item-without-equals": (
+        changed("services/gateway/environment", ["PORT"]),
+        "services.gateway.environment in",
+    ),
+    "environment-not-mapping": (
+        changed("services/gateway/environment", "PORT=8080"),
+        "services.gateway.environment in",
+    ),
+    "port-not-a-number": (changed("services/gateway/ports", ["http"]), "services.gateway.ports in"),
+    "port-zero": (changed("services/gateway/ports", ["0"]), "services.gateway.ports in"),
+    "port-too-large": (changed("services/gateway/ports", [70000]), "services.gateway.ports in"),
+    "ports-not-a-list": (
+        changed("services/gateway/ports", "8080"),
+        "services.gateway.ports in {path} must be a list, got str",
+    ),
+    "volumes-not-a-list": (
+        changed("services/inventory/volumes", "stock:/data"),
+        "services.inventory.volumes in {path} must be a list, got str",
+    ),
+    "x-chaos-port": (
+        changed("x-chaos/services/gateway/port", "web"),
+        "x-chaos.services.gateway.port in",
+    ),
+    "no-port-at-all": (
+        {"services": {"worker": {"image": "x"}}},
+        "service 'worker' in {path} has no port",
+    ),
+    "depends-on-unknown-service": (
+        changed("services/gateway/depends_on", ["inventory", "db"]),
+        "service 'gateway' in",
+    ),
+    "depends-on-not-list-or-mapping": (
+        changed("services/gateway/depends_on", "inventory"),
+        "services.gateway.depends_on in",
+    ),
+    "volume-not-declared": (
+        changed("services/inventory/volumes", ["other:/data"]),
+        "services.inventory.volumes in",
+    ),
+    "bind-mount": (
+        changed("services/inventory/volumes", ["./data:/data"]),
+        "services.inventory.volumes in",
+    ),
+    "volume-relative-target": (
+        changed("services/inventory/volumes", ["stock:data"]),
+        "services.inventory.volumes in",
+    ),
+    "command-not-string-or-list": (
+        changed("services/gateway/command", {"run": "x"}),
+        "services.gateway.command in",
+    ),
+    "health-not-a-path": (
+        changed("x-chaos/services/gateway/health", "healthz"),
+        "x-chaos.services.gateway.health in",
+    ),
+    "metrics-not-a-string": (
+        changed("x-chaos/services/gateway/metrics", 9090),
+        "x-chaos.services.gateway.metrics in",
+    ),
+    "writable-not-a-boolean": (
+        changed("x-chaos/services/inventory/writable", "false"),
+        "x-chaos.services.inventory.writable in {path} must be true or false, got 'false'",
+    ),
+    "local-not-mapping": (
+        changed("x-chaos/services/gateway/local", "./gateway"),
+        "x-chaos.services.gateway.local in",
+    ),
+    "local-without-command": (
+        changed("x-chaos/services/gateway/local", {"environment": {"A": "1"}}),
+        "x-chaos.services.gateway.local in",
+    ),
+    "local-command-not-string-or-list": (
+        changed("x-chaos/services/gateway/local", {"command": 5}),
+        "x-chaos.services.gateway.local.command in",
+    ),
+    "local-environment-item-without-equals": (
+        changed("x-chaos/services/gateway/local", {"command": "./gw", "environment": ["PORT"]}),
+        "x-chaos.services.gateway.local.environment in",
+    ),
+    "toxiproxy-not-mapping": (changed("x-chaos/toxiproxy", "toxiproxy"), "x-chaos.toxiproxy in"),
+    "unknown-toxiproxy-key": (changed("x-chaos/toxiproxy/host", "h"), "x-chaos.toxiproxy in"),
+    "toxiproxy-service-unknown": (
+        changed("x-chaos/toxiproxy/service", "proxy"),
+        "x-chaos.toxiproxy.service in",
+    ),
+    "toxiproxy-service-missing": (
+        changed("x-chaos/toxiproxy/service", _DELETE),
+        "x-chaos.toxiproxy.service in",
+    ),
+    "toxiproxy-api-port": (
+        changed("x-chaos/toxiproxy/api_port", -1),
+        "x-chaos.toxiproxy.api_port in",
+    ),
+    "links-not-mapping": (changed("x-chaos/links", ["gateway->inventory"]), "x-chaos.links in"),
+    "links-without-toxiproxy": (changed("x-chaos/toxiproxy", _DELETE), "x-chaos.links in"),
+    "link-name-without-arrow": (
+        changed("x-chaos/links/gateway-inventory", {"listen": 1, "upstream": "inventory:8080"}),
+        "link name 'gateway-inventory' in",
+    ),
+    "link-not-mapping": (
+        changed("x-chaos/links/gateway->inventory", 18081),
+        "x-chaos.links.gateway->inventory in",
+    ),
+    "unknown-link-key": (
+        changed("x-chaos/links/gateway->inventory/toxics", []),
+        "x-chaos.links.gateway->inventory in",
+    ),
+    "link-upstream-without-port": (
+        changed("x-chaos/links/gateway->inventory/upstream", "inventory"),
+        "x-chaos.links.gateway->inventory.upstream in",
+    ),
+    "link-upstream-unknown-service": (
+        changed("x-chaos/links/gateway->inventory/upstream", "stock:8080"),
+        "x-chaos.links.gateway->inventory.upstream in",
+    ),
+    "link-upstream-bad-port": (
+        changed("x-chaos/links/gateway->inventory/upstream", "inventory:http"),
+        "x-chaos.links.gateway->inventory.upstream in",
+    ),
+    "link-source-unknown": (
+        changed("x-chaos/links/web->inventory", {"listen": 1, "upstream": "inventory:8080"}),
+        "link 'web->inventory' in",
+    ),
+    "link-listen-missing": (
+        changed("x-chaos/links/gateway->inventory/listen", _DELETE),
+        "x-chaos.links.gateway->inventory.listen in",
+    ),
+    "two-links-same-listen-port": (
+        changed("x-chaos/links/toxiproxy->gateway", {"listen": 18081, "upstream": "gateway:8080"}),
+        "x-chaos.links of",
+    ),
+    "prebuild-a-string": (changed("x-chaos/prebuild", "sh build.sh"), "x-chaos.prebuild in"),
+    "prebuild-empty": (changed("x-chaos/prebuild", []), "x-chaos.prebuild in"),
+    "bugs-not-a-list": (changed("x-chaos/bugs", "leak-on-timeout"), "x-chaos.bugs in"),
+    "bugs-not-strings": (changed("x-chaos/bugs", [{"name": "x"}]), "x-chaos.bugs in"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_refused_file_names_the_key_and_the_file(tmp_path: Path, case: str) -> None:
+    doc, fragment = REFUSED[case]
+    path = write(tmp_path, doc)
+
+    with pytest.raises(TopologyError) as info:
+        load_topology(path)
+
+    message = str(info.value)
+    assert fragment.format(path=path) in message
+    assert str(path) in message
+
+
+def test_unsupported_key_is_named_with_the_supported_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, changed("services/gateway/network_mode", "host"))
+
+    with pytest.raises(TopologyError) as info:
+        load_topology(path)
+
+    assert str(info.value).startswith(
+        f"services.gateway in {path} uses the key 'network_mode', which chaos-harness does "
+        "not support; remove it or use one of: build, command, depends_on,"
+    )
+
+
+def test_missing_file_is_refused_naming_the_file_and_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(TopologyError, match=r"does not exist.*--chaos-compose=FILE") as info:
+        load_topology(tmp_path / "nope.yml")
+    assert str(tmp_path / "nope.yml") in str(info.value)
+
+
+def test_unknown_service_and_link_names_list_the_known_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE)
+    topology: Topology = load_topology(path)
+
+    with pytest.raises(TopologyError) as service:
+        topology.service("payment")
+    assert str(service.value) == (
+        f"no service named 'payment' in {path}; the services are: gateway, inventory, toxiproxy"
+    )
+    with pytest.raises(TopologyError) as link:
+        topology.link("gateway->payment")
+    assert str(link.value) == (
+        f"no link named 'gateway->payment' in the x-chaos block of {path}; "
+        "the links are: gateway->inventory"
+    )
