@@ -149,6 +149,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=_rates, default=RATES, help="e.g. 500,1000,2000")
     rates: tuple[int, ...] = parser.parse_args().rates
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="chaos-bench-") as workdir:
         binary, endpoint = _server_binary(Path(workdir))
         with _serving(binary, _free_port(), Path(workdir) / "server.log") as base_url:
@@ -157,7 +158,11 @@ def main() -> int:
             rows = [(rate, *_generator_row(base_url, rate)) for rate in rates]
             wrk_rate = _wrk_max_rate(base_url)
 
-    print(f"endpoint: {endpoint}; {SECONDS:.0f} s per row; {os.cpu_count()} CPUs")
+    # Other work on the machine moves these numbers a lot; say how busy it was.
+    print(
+        f"endpoint: {endpoint}; {SECONDS:.0f} s per row; {os.cpu_count()} CPUs; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
     header = (
         f"{'offered/s':>9} {'sent':>6} {'achieved/s':>10} {'ok':>6} {'lag p50 ms':>10} "
         f"{'lag p99 ms':>10} {'lag max ms':>10} {'in flight':>9} {'client CPU':>10} "
