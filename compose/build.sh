@@ -1,16 +1,28 @@
 #!/bin/sh
-# Builds every reference-service binary into bin/ (static, CGO_ENABLED=0) so the
-# FROM scratch Dockerfile can copy them. The harness runs this with cwd=compose/ before it
-# builds images; re-running is cheap because Go caches builds.
+# Builds every reference-service binary into bin/ so the FROM scratch Dockerfile can copy
+# them: bin/<name> (static, CGO_ENABLED=0) and bin/race/<name> (the race detector needs
+# cgo, so these are linked statically against libc). The harness runs this with
+# cwd=compose/ before it builds images; re-running is cheap because Go caches builds.
+# Set SKIP_RACE=1 to build only the plain binaries.
 set -eu
 cd "$(dirname "$0")"
 
-SERVICES="gateway inventory"
+SERVICES="gateway inventory payment"
 
-mkdir -p bin
+# bin/data is copied into every image as /data, owned by the service user, so a fresh
+# named volume mounted there is writable (Docker seeds a new volume from the image).
+mkdir -p bin/data bin/race
 for name in $SERVICES; do
 	CGO_ENABLED=0 go build -trimpath -o "bin/$name" "./$name"
 done
+if [ "${SKIP_RACE:-0}" != 1 ]; then
+	for name in $SERVICES; do
+		# netgo/osusergo: pure-Go DNS and user lookups; glibc's need shared libraries
+		# that a static binary in a scratch image does not have.
+		CGO_ENABLED=1 go build -race -trimpath -tags netgo,osusergo \
+			-ldflags '-linkmode external -extldflags -static' -o "bin/race/$name" "./$name"
+	done
+fi
 
 # --- toxiproxy (owned by the toxiproxy module's engineer; edit this block there) ---
 if [ -f toxiproxy/go.mod ]; then

@@ -1,117 +1,158 @@
-// The gateway's handlers and its client for inventory.
+// The gateway's wiring: its downstreams, database, metrics and routes, the request budget,
+// and how downstream failures become HTTP answers.
 package main
 
 import (
 	"context"
-	"encoding/json"
+	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
+	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"chaosharness/compose/internal/platform"
 )
 
+const schema = `
+CREATE TABLE IF NOT EXISTS orders (
+	id              TEXT PRIMARY KEY,
+	idem_key        TEXT NOT NULL UNIQUE,
+	item            INTEGER NOT NULL,
+	quantity        INTEGER NOT NULL,
+	amount          INTEGER NOT NULL,
+	reservation_seq INTEGER NOT NULL,
+	charge_id       INTEGER NOT NULL,
+	request_id      TEXT NOT NULL,
+	created_at      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+	seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind        TEXT NOT NULL,
+	order_id    TEXT NOT NULL,
+	request_id  TEXT NOT NULL,
+	stock_after INTEGER,
+	created_at  TEXT NOT NULL
+);`
+
 type gateway struct {
-	svc  *platform.Service
-	cfg  config
-	http *http.Client
+	svc       *platform.Service
+	cfg       config
+	db        *sql.DB
+	inventory *downstream
+	payment   *downstream
+	cache     *productCache
+	audit     *auditLog
+
+	handled      atomic.Int64 // acknowledged orders
+	handledPlain int64        // the same count, unsynchronised: only under shared-counter-race
+
+	fallbacks prometheus.Counter
 }
 
-func newGateway(svc *platform.Service, cfg config) *gateway {
-	return &gateway{svc: svc, cfg: cfg, http: &http.Client{}}
+func newGateway(svc *platform.Service, cfg config) (*gateway, error) {
+	db, err := platform.OpenSQLite(cfg.DBPath, schema)
+	if err != nil {
+		return nil, err
+	}
+	m := newDownstreamMetrics(svc)
+	g := &gateway{
+		svc:       svc,
+		cfg:       cfg,
+		db:        db,
+		inventory: newDownstream(svc, cfg, m, "inventory", cfg.InventoryURL),
+		payment:   newDownstream(svc, cfg, m, "payment", cfg.PaymentURL),
+		cache:     newProductCache(),
+		fallbacks: svc.Metrics.NewCounter(prometheus.CounterOpts{
+			Name: "gateway_product_fallbacks_total",
+			Help: "Product reads answered from the cache, marked degraded, because inventory could not be reached.",
+		}),
+	}
+	g.audit = newAuditLog(svc, db, cfg.AuditQueue)
+	svc.Metrics.NewCounterFunc(prometheus.CounterOpts{
+		Name: "gateway_orders_handled_total",
+		Help: "Orders acknowledged with 201 since start.",
+	}, g.ordersHandled)
+	// Scrapes let the breakers move from open to half-open on time even without traffic.
+	svc.Registry.MustRegister(prometheus.CollectorFunc(func(chan<- prometheus.Metric) {
+		g.inventory.refreshState()
+		g.payment.refreshState()
+	}))
+	return g, nil
 }
 
 func (g *gateway) routes(r gin.IRouter) {
-	r.GET("/products/:id", g.getProduct)
+	api := r.Group("/", g.watchdog())
+	api.GET("/products/:id", g.getProduct)
+	api.POST("/orders", g.createOrder)
+	api.GET("/orders", g.listOrders)
+	api.GET("/orders/:id", g.getOrder)
+	api.GET("/audit", g.listAudit)
 }
 
-// Product is inventory's answer for one product.
-type Product struct {
-	ID    int `json:"id"`
-	Stock int `json:"stock"`
+// close finishes the audit queue and closes the database, within the drain budget.
+func (g *gateway) close(ctx context.Context) {
+	if g.audit.drain(ctx) {
+		g.db.Close()
+	}
 }
 
-// errDownstream wraps a downstream reply that was not 2xx.
-type errDownstream struct{ status int }
-
-func (e errDownstream) Error() string { return fmt.Sprintf("downstream answered %d", e.status) }
-
-// fetchProduct asks inventory for one product; ctx carries both the deadline and the
-// request ID that goes out as X-Request-ID.
-func (g *gateway) fetchProduct(ctx context.Context, id int) (Product, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.cfg.InventoryURL+"/products/"+strconv.Itoa(id), nil)
-	if err != nil {
-		return Product{}, err
+// requestContext is where a request's downstream work gets its budget: the request's own
+// context (a client that gives up cancels the work; it also carries the request ID) with
+// a deadline budget from now.
+func (g *gateway) requestContext(c *gin.Context, budget time.Duration) (context.Context, context.CancelFunc) {
+	if g.svc.Bugs.On(platform.BugNoDeadline) {
+		// Seeded bug no-deadline: no deadline and no link to the client; the work runs
+		// as long as the downstream takes.
+		return platform.WithRequestID(context.Background(), platform.RequestID(c.Request.Context())), func() {}
 	}
-	platform.SetRequestID(req)
-	resp, err := g.http.Do(req)
-	if err != nil {
-		return Product{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return Product{}, errDownstream{resp.StatusCode}
-	}
-	var p Product
-	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
-		return Product{}, fmt.Errorf("decode inventory reply: %w", err)
-	}
-	return p, nil
+	return context.WithTimeout(c.Request.Context(), budget)
 }
 
-type productResult struct {
-	product Product
-	err     error
+// fail answers a request whose downstream call failed, with a status that tells the client
+// what happened: 503 + Retry-After for shed and fast-failed calls, 504 when the deadline
+// passed, the downstream's own 4xx, and 502 for anything else.
+func (g *gateway) fail(c *gin.Context, downstream string, err error) {
+	id := platform.RequestID(c.Request.Context())
+	var se *statusError
+	status := http.StatusBadGateway
+	switch {
+	case errors.Is(err, errShed):
+		status = http.StatusServiceUnavailable
+		c.Header("Retry-After", "1")
+	case errors.Is(err, errBreakerOpen):
+		status = http.StatusServiceUnavailable
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(g.cfg.BreakerTimeout.Seconds()))))
+	case errors.Is(err, context.DeadlineExceeded):
+		status = http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled):
+		status = http.StatusServiceUnavailable // the client has gone; nobody reads this
+	case errors.As(err, &se) && se.status/100 == 4:
+		status = se.status
+	}
+	g.svc.Log.Warn("downstream call failed", "downstream", downstream, "err", err.Error(), "status", status, "request_id", id)
+	c.JSON(status, gin.H{"error": fmt.Sprintf("%s: %v", downstream, err), "request_id": id})
 }
 
-// getProduct is the article's timeout pattern: the downstream call runs on its own
-// goroutine (through SafeGo) and the handler waits for whichever comes first, the result
-// or the deadline.
-func (g *gateway) getProduct(c *gin.Context) {
-	id, err := strconv.Atoi(c.Param("id"))
-	if err != nil {
-		c.JSON(http.StatusBadRequest, gin.H{"error": "product id must be an integer"})
+// countHandled counts one acknowledged order.
+func (g *gateway) countHandled() {
+	if g.svc.Bugs.On(platform.BugSharedCounterRace) {
+		// Seeded bug shared-counter-race: a plain increment from many handler goroutines
+		// at once loses updates (and the race detector reports it).
+		g.handledPlain++
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), g.cfg.DownstreamTimeout)
-	defer cancel()
-
-	// Capacity 1: the worker's send always succeeds, even after the handler stopped
-	// listening, so the worker can exit.
-	results := make(chan productResult, 1)
-	if g.svc.Bugs.On(platform.BugLeakOnTimeout) {
-		// Seeded bug leak-on-timeout: an unbuffered channel. Once the handler has given up
-		// nobody will ever receive, and the worker blocks on its send forever.
-		results = make(chan productResult)
-	}
-	g.svc.SafeGo("fetch product", func() {
-		p, err := g.fetchProduct(ctx, id)
-		results <- productResult{p, err}
-	})
-
-	select {
-	case r := <-results:
-		if r.err != nil {
-			g.downstreamFailed(c, "inventory", r.err)
-			return
-		}
-		c.JSON(http.StatusOK, r.product)
-	case <-ctx.Done():
-		g.downstreamFailed(c, "inventory", ctx.Err())
-	}
+	g.handled.Add(1)
 }
 
-// downstreamFailed answers 504 when the deadline passed and 502 for any other failure.
-func (g *gateway) downstreamFailed(c *gin.Context, downstream string, err error) {
-	status := http.StatusBadGateway
-	if errors.Is(err, context.DeadlineExceeded) {
-		status = http.StatusGatewayTimeout
+func (g *gateway) ordersHandled() float64 {
+	if g.svc.Bugs.On(platform.BugSharedCounterRace) {
+		return float64(g.handledPlain)
 	}
-	g.svc.Log.Warn("downstream call failed", "downstream", downstream, "err", err.Error(),
-		"request_id", platform.RequestID(c.Request.Context()))
-	c.JSON(status, gin.H{"error": fmt.Sprintf("%s: %v", downstream, err),
-		"request_id": platform.RequestID(c.Request.Context())})
+	return float64(g.handled.Load())
 }

@@ -1,59 +1,20 @@
-// Command inventory is the reference system's stock service: it answers product stock
-// reads for the gateway.
+// Command inventory is the reference system's stock service: product stock and
+// reservations, kept in SQLite ($DB_PATH) so they survive a kill.
 package main
 
 import (
-	"net/http"
-	"strconv"
-	"sync"
-
-	"github.com/gin-gonic/gin"
+	"context"
 
 	"chaosharness/compose/internal/platform"
 )
 
 func main() {
 	svc := platform.Main("inventory")
-	newStore().routes(svc.Router)
-	svc.Run()
-}
-
-// Product is the wire shape of one product's stock.
-type Product struct {
-	ID    int `json:"id"`
-	Stock int `json:"stock"`
-}
-
-// store is an in-memory catalog of products 1..10 with 100 units each.
-type store struct {
-	mu    sync.Mutex
-	stock map[int]int
-}
-
-func newStore() *store {
-	s := &store{stock: map[int]int{}}
-	for id := 1; id <= 10; id++ {
-		s.stock[id] = 100
-	}
-	return s
-}
-
-func (s *store) routes(r gin.IRouter) {
-	r.GET("/products/:id", s.getProduct)
-}
-
-func (s *store) getProduct(c *gin.Context) {
-	id, err := strconv.Atoi(c.Param("id"))
+	s, err := openStore(svc.Env.String("DB_PATH", ":memory:"), svc.Env.Int("PRODUCTS", 10), svc.Env.Int("INITIAL_STOCK", 1000000))
 	if err != nil {
-		c.JSON(http.StatusBadRequest, gin.H{"error": "product id must be an integer"})
-		return
+		svc.Fatal("cannot open the database", err)
 	}
-	s.mu.Lock()
-	stock, ok := s.stock[id]
-	s.mu.Unlock()
-	if !ok {
-		c.JSON(http.StatusNotFound, gin.H{"error": "no such product"})
-		return
-	}
-	c.JSON(http.StatusOK, Product{ID: id, Stock: stock})
+	svc.OnShutdown(func(ctx context.Context) { s.db.Close() })
+	s.routes(svc.Router)
+	svc.Run()
 }

@@ -140,6 +140,28 @@ func (s *Service) SafeGo(what string, fn func()) {
 	}()
 }
 
+// Guard adapts fn for runners that start goroutines themselves (errgroup.Go): a panic in
+// fn is recovered, logged and counted like in SafeGo, and returned as an error so the
+// group fails cleanly instead of the process.
+func (s *Service) Guard(what string, fn func() error) func() error {
+	return func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.panics.WithLabelValues("goroutine").Inc()
+				s.Log.Error("panic recovered in goroutine", "goroutine", what, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				err = fmt.Errorf("%s: recovered panic: %v", what, p)
+			}
+		}()
+		return fn()
+	}
+}
+
+// Fatal logs a start-up failure and exits 1.
+func (s *Service) Fatal(msg string, err error) {
+	s.Log.Error(msg, "err", err)
+	os.Exit(1)
+}
+
 // Recover is the deferred half of SafeGo, for goroutines that must be started by hand.
 func (s *Service) Recover(what string) {
 	if p := recover(); p != nil {
