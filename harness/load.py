@@ -186,7 +186,10 @@ def _check_bounds(
         ("max_connections", connections, 0, MAX_CONNECTIONS),
     )
     for name, value, low, high in checks:
-        if not (low < value <= high) or isinstance(value, bool):
+        wrong_type = isinstance(value, bool) or (
+            isinstance(low, int) and not isinstance(value, int)
+        )
+        if wrong_type or not (low < value <= high):
             raise ConfigError(
                 f"load {name}={value!r} is out of range; use {low} < {name} <= {high}"
             )
@@ -199,7 +202,8 @@ def _encode_body(body: Body, headers: dict[str, str]) -> bytes | None:
         return body
     if isinstance(body, str):
         return body.encode()
-    headers.setdefault("Content-Type", "application/json")
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = "application/json"
     return json.dumps(body).encode()
 
 
@@ -418,9 +422,12 @@ class _Client:
         Raises _NotSentError if no connection could be made, TimeoutError past the
         deadline, _BadResponseError or OSError if the exchange broke after sending.
         """
-        connection = await self._connection(deadline)
         lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host_header}"]
         lines.extend(f"{k}: {v}" for k, v in headers.items() if k.lower() not in _HEADERS_WE_SET)
+        if any("\r" in line or "\n" in line for line in lines):
+            # A line break would smuggle a header or a second request onto the wire.
+            raise ConfigError(f"line break in the request line or a header: {lines!r}")
+        connection = await self._connection(deadline)
         if body is not None or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body or b'')}")
         payload = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")

@@ -467,6 +467,7 @@ def test_loopback_urls_are_accepted(url: str) -> None:
         {"timeout": 0},
         {"timeout": 3600},
         {"rate": True},
+        {"max_requests": 2.5},
     ],
 )
 def test_out_of_range_bounds_are_refused(overrides: dict[str, Any]) -> None:
@@ -488,6 +489,19 @@ def test_malformed_requests_are_refused() -> None:
             max_requests=1,
             timeout=1,
             body=b"x",
+        )
+
+
+def test_header_injection_is_refused(server: str) -> None:
+    with pytest.raises(ConfigError, match="line break"):
+        run_load(
+            server,
+            "GET /ok",
+            rate=10,
+            seconds=1,
+            max_requests=1,
+            timeout=1,
+            headers={"X-Evil": "1\r\nX-Injected: 2"},
         )
 
 
