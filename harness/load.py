@@ -8,7 +8,8 @@ off as the service's fault.
 
 The generator runs its own asyncio loop in a thread, so sync pytest code can call
 ``run_load`` or keep load going in the background with ``start_load`` while it breaks
-things. It only ever talks to loopback addresses.
+things. It speaks keep-alive HTTP/1.1 itself (see the client section for why) and only
+ever talks to loopback addresses.
 """
 
 from __future__ import annotations
