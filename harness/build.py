@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,10 +27,19 @@ IMAGE_LABEL = "chaos-harness.inputs"
 _PREBUILD_TIMEOUT_S = 900
 
 
-def run_prebuild(topology: Topology) -> None:
-    """Run ``x-chaos.prebuild`` in the compose file's folder; fail with its output."""
+def run_prebuild(topology: Topology, env: Mapping[str, str] | None = None) -> None:
+    """Run ``x-chaos.prebuild`` in the compose file's folder; fail with its output.
+
+    With ``inputs`` globs, the step is skipped when neither they nor ``env`` changed since
+    its last success (a stamp in ``.chaos/`` beside the compose file records them).
+    """
     if topology.prebuild is None:
         return
+    stamp = topology.project_dir / ".chaos" / "prebuild.stamp"
+    digest = _prebuild_digest(topology, env or {})
+    if digest is not None and stamp.is_file() and stamp.read_text() == digest:
+        return
+    stamp.unlink(missing_ok=True)
     try:
         done = subprocess.run(
             list(topology.prebuild),
@@ -38,7 +47,7 @@ def run_prebuild(topology: Topology) -> None:
             capture_output=True,
             text=True,
             timeout=_PREBUILD_TIMEOUT_S,
-            env=os.environ.copy(),
+            env={**os.environ, **(env or {})},
             check=False,
         )
     except FileNotFoundError as exc:
@@ -58,6 +67,42 @@ def run_prebuild(topology: Topology) -> None:
             f"{done.returncode} in {topology.project_dir}; fix the build and run again.\n"
             + "\n".join("    " + line for line in output)
         )
+    digest = _prebuild_digest(topology, env or {})
+    if digest is not None:
+        stamp.parent.mkdir(exist_ok=True)
+        stamp.write_text(digest)
+
+
+def _prebuild_digest(topology: Topology, env: Mapping[str, str]) -> str | None:
+    if topology.prebuild_inputs is None:
+        return None
+    root = topology.project_dir
+    digest = hashlib.sha256(repr((topology.prebuild, sorted(env.items()))).encode())
+    for file in _matching(root, topology.prebuild_inputs):
+        digest.update(str(file.relative_to(root)).encode() + b"\0")
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    # Outputs are large binaries: their size and modification time say enough.
+    for file in _matching(root, topology.prebuild_outputs):
+        info = file.stat()
+        digest.update(f"{file.relative_to(root)}\0{info.st_size}\0{info.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def _matching(root: Path, patterns: Iterable[str]) -> list[Path]:
+    return sorted({p for pattern in patterns for p in root.glob(pattern) if p.is_file()})
+
+
+# Services usually share one build context: hash each file once per process, keyed by what
+# would change if the file did.
+_digests: dict[tuple[str, int, int], bytes] = {}
+
+
+def _file_digest(file: Path) -> bytes:
+    info = file.stat()
+    key = (str(file), info.st_size, info.st_mtime_ns)
+    if key not in _digests:
+        _digests[key] = hashlib.sha256(file.read_bytes()).digest()
+    return _digests[key]
 
 
 def context_hash(build: Build, extra_args: Mapping[str, str] | None = None) -> str:
@@ -75,7 +120,7 @@ def context_hash(build: Build, extra_args: Mapping[str, str] | None = None) -> s
         file = root / rel
         if file.is_file():
             digest.update(rel.encode() + b"\0")
-            digest.update(hashlib.sha256(file.read_bytes()).digest())
+            digest.update(_file_digest(file))
     digest.update(build.dockerfile.encode() + b"\0")
     for key, value in sorted({**build.args, **(extra_args or {})}.items()):
         digest.update(f"{key}={value}\0".encode())

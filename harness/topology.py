@@ -143,6 +143,9 @@ class Topology:
     prebuild: tuple[str, ...] | None
     volumes: tuple[str, ...]
     known_bugs: tuple[str, ...] | None
+    # Globs: when no input changed and every output is still there, prebuild is skipped.
+    prebuild_inputs: tuple[str, ...] | None = None
+    prebuild_outputs: tuple[str, ...] = ()
 
     @property
     def project_dir(self) -> Path:
@@ -250,14 +253,7 @@ def _parse(path: Path, raw: object) -> Topology:
     if len(set(listens)) != len(listens):
         raise TopologyError(f"two links in x-chaos.links of {where} listen on the same port")
 
-    prebuild = chaos.get("prebuild")
-    if prebuild is not None and not (
-        isinstance(prebuild, list) and prebuild and all(isinstance(p, str) for p in prebuild)
-    ):
-        raise TopologyError(
-            f"x-chaos.prebuild in {where} must be a command as a list of strings, "
-            'e.g. ["sh", "build.sh"]'
-        )
+    prebuild, prebuild_inputs, prebuild_outputs = _prebuild(chaos.get("prebuild"), where)
     bugs = chaos.get("bugs")
     if bugs is not None and not (isinstance(bugs, list) and all(isinstance(b, str) for b in bugs)):
         raise TopologyError(f"x-chaos.bugs in {where} must be a list of bug names")
@@ -267,7 +263,9 @@ def _parse(path: Path, raw: object) -> Topology:
         services=services,
         links=links,
         toxiproxy=toxiproxy,
-        prebuild=tuple(prebuild) if prebuild else None,
+        prebuild=prebuild,
+        prebuild_inputs=prebuild_inputs,
+        prebuild_outputs=prebuild_outputs,
         volumes=volumes,
         known_bugs=tuple(bugs) if bugs is not None else None,
     )
@@ -335,6 +333,28 @@ def _local(raw: object, where: str, name: str) -> LocalSpec | None:
         command=command,
         environment=_environment(spec.get("environment"), where, name, what=f"{what}.environment"),
     )
+
+
+def _prebuild(
+    raw: object, where: str
+) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...]]:
+    if raw is None:
+        return None, None, ()
+    spec = raw if isinstance(raw, Mapping) else {"command": raw}
+    _only(spec, {"command", "inputs", "outputs"}, where, "x-chaos.prebuild")
+    command, inputs, outputs = spec.get("command"), spec.get("inputs"), spec.get("outputs", [])
+    if not (isinstance(command, list) and command and all(isinstance(p, str) for p in command)):
+        raise TopologyError(
+            f"x-chaos.prebuild in {where} must be a command as a list of strings, "
+            'e.g. ["sh", "build.sh"], or {command: [...], inputs: ["**/*.go"]}'
+        )
+    if inputs is not None and not (
+        isinstance(inputs, list) and all(isinstance(g, str) for g in inputs)
+    ):
+        raise TopologyError(f"x-chaos.prebuild.inputs in {where} must be a list of globs")
+    if not (isinstance(outputs, list) and all(isinstance(g, str) for g in outputs)):
+        raise TopologyError(f"x-chaos.prebuild.outputs in {where} must be a list of globs")
+    return tuple(command), tuple(inputs) if inputs is not None else None, tuple(outputs)
 
 
 def _build(path: Path, name: str, raw: object) -> Build | None:
