@@ -13,6 +13,7 @@ __all__ = [
     "ConfigError",
     "EngineUnavailableError",
     "FaultError",
+    "HistoryError",
     "LeftoverFaultError",
     "ProbeError",
     "StartupError",
@@ -62,6 +63,10 @@ class FaultError(ChaosError):
 
 class LeftoverFaultError(FaultError):
     """A fault was still active when its test ended."""
+
+
+class HistoryError(ChaosError):
+    """A history (recorded or loaded) is not well formed, so no checker can trust it."""
 
 
 class ProbeError(ChaosError):

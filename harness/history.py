@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from harness.errors import ChaosError, ConfigError
+from harness.errors import ConfigError, HistoryError
 
 # Values are whatever the client recorded; they only have to survive json.dumps.
 JsonValue = Any
@@ -27,10 +27,6 @@ FAIL: Final = "fail"
 INFO: Final = "info"
 COMPLETION_TYPES: Final = frozenset({OK, FAIL, INFO})
 OP_TYPES: Final = frozenset({INVOKE}) | COMPLETION_TYPES
-
-
-class HistoryError(ChaosError):
-    """A history (recorded or loaded) is not well formed, so no checker can trust it."""
 
 
 _FIELDS: Final = ("index", "type", "process", "f", "value", "time", "error")
