@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from harness.backends.base import Backend, ServiceState
 from harness.errors import ChaosError, FaultError, LeftoverFaultError
+from harness.load import LoadResult, RequestFactory, run_load
+from harness.timeline import Timeline
 from harness.topology import Topology
 from harness.toxiproxy import ProxyHandle, ToxiproxyServer
 
@@ -47,6 +49,7 @@ class Environment:
         self.faults_applied: list[Fault] = []  # every fault switched on, in order, for reports
         # Called with (fault, now_active) whenever a fault goes on or off; reports listen here.
         self.fault_listeners: list[Callable[[Fault, bool], None]] = []
+        self.timeline = Timeline()  # the current test's; the plugin starts a new one per test
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -72,9 +75,10 @@ class Environment:
             services = [self.topology.service(name) for name in level]
             with ThreadPoolExecutor(max_workers=len(services)) as pool:
                 list(pool.map(self.backend.start, services))
-                list(
-                    pool.map(lambda s: self.backend.wait_ready(s, self.startup_timeout_s), services)
-                )
+            # Waited for in this thread: a pool's exit would hold Ctrl-C (and the cleanup
+            # after it) until every readiness wait had run out its whole timeout.
+            for service in services:
+                self.backend.wait_ready(service, self.startup_timeout_s)
             spec = self.topology.toxiproxy
             if spec is not None and spec.service in level:
                 host, port = self.backend.address(spec.service, spec.api_port)
@@ -109,6 +113,38 @@ class Environment:
         lines = self.backend.logs(service, None).splitlines()[mark:]
         return "\n".join(lines) + "\n" if lines else ""
 
+    # -- load -----------------------------------------------------------------------------
+
+    def load(
+        self,
+        service: str,
+        request: str | RequestFactory,
+        *,
+        rate: float,
+        seconds: float,
+        max_requests: int | None = None,
+        timeout: float = 5.0,
+        **options: Any,
+    ) -> LoadResult:
+        """Open-model load against a service; the history is kept in the test's timeline.
+
+        ``max_requests`` defaults to what ``rate`` and ``seconds`` plan; see
+        :func:`harness.load.run_load` for the other options.
+        """
+        planned = max_requests if max_requests is not None else max(1, round(rate * seconds))
+        result = run_load(
+            self.url(service),
+            request,
+            rate=rate,
+            seconds=seconds,
+            max_requests=planned,
+            timeout=timeout,
+            **options,
+        )
+        label = request if isinstance(request, str) else getattr(request, "__name__", "requests")
+        self.timeline.record(f"{service}: {label}", result.history)
+        return result
+
     # -- faults ---------------------------------------------------------------------------
 
     def proxy(self, link: str) -> ProxyHandle:
@@ -128,6 +164,7 @@ class Environment:
             self.faults_applied.append(fault)
         else:
             self._active.remove(fault)
+        self.timeline.on_fault(fault, active)
         for listener in self.fault_listeners:
             listener(fault, active)
 
