@@ -14,6 +14,7 @@ import requests
 from tests.plugin.conftest import Run, compose_one
 
 PASSING = """
+import pytest
 import requests
 
 
@@ -120,4 +121,23 @@ def test_sigterm_mid_test_removes_everything(harness: Run) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=120)
 
+    harness.assert_nothing_left()
+
+
+def test_sigint_during_startup_stops_promptly_and_removes_everything(harness: Run) -> None:
+    # /no-such-path never answers 200, so start-up would wait the full 120 s timeout.
+    harness.setup(PASSING, compose_one(harness.context, health="/no-such-path"))
+    proc = harness.popen("--chaos-startup-timeout=120")
+    deadline = time.monotonic() + 120
+    while not harness.docker_leftovers():  # bounded: until its containers exist
+        assert proc.poll() is None, harness.output(0)
+        assert time.monotonic() < deadline, "the run's containers never appeared"
+        time.sleep(0.2)
+    time.sleep(1.0)  # now it waits for readiness
+
+    interrupted = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=150)
+
+    assert time.monotonic() - interrupted < 15, "Ctrl-C waited for the start-up timeout"
     harness.assert_nothing_left()
