@@ -98,6 +98,11 @@ class History:
 
     # -- recording -------------------------------------------------------------------
 
+    @property
+    def started(self) -> float:
+        """The ``time.monotonic()`` reading that op times count from."""
+        return self._started
+
     def now(self) -> float:
         """Seconds since this history started (the clock every op is stamped with)."""
         return time.monotonic() - self._started

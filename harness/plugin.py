@@ -14,6 +14,7 @@ from harness.errors import ChaosError, ConfigError
 from harness.labels import new_session_id
 from harness.report import FaultSteps, label_faults, label_test
 from harness.settings import Settings, add_options, resolve_settings
+from harness.timeline import Timeline
 from harness.topology import Topology, load_topology
 
 _settings_key = pytest.StashKey[Settings]()
@@ -138,6 +139,7 @@ def chaos(request: pytest.FixtureRequest, chaos_environment: Environment) -> Ite
     from faults.base import using_target
 
     chaos_environment.reset()
+    chaos_environment.timeline = Timeline()
     label_test(request.node)
     first = len(chaos_environment.faults_applied)
     try:

@@ -7,22 +7,18 @@ import pytest
 from faults import Latency
 from harness.checks import goroutine_baseline, no_leaked_goroutines, status_counts
 from harness.environment import Environment
-from harness.load import run_load
 
 
 @pytest.mark.pitfall("leak-on-timeout")
 def test_timeouts_leave_no_goroutines_behind(
     chaos: Environment, gateway_deadline_ms: float
 ) -> None:
-    gateway = chaos.url("gateway")
     # Warm up first so pooled connections and lazily started goroutines are in the baseline.
-    run_load(gateway, "GET /products/1", rate=20, seconds=0.5, max_requests=10, timeout=5)
+    chaos.load("gateway", "GET /products/1", rate=20, seconds=0.5)
     baseline = goroutine_baseline(chaos, "gateway")
 
     with Latency("gateway->inventory", ms=int(gateway_deadline_ms * 1.5)):
-        result = run_load(
-            gateway, "GET /products/1", rate=20, seconds=2, max_requests=40, timeout=5
-        )
+        result = chaos.load("gateway", "GET /products/1", rate=20, seconds=2)
     assert status_counts(result.history).get(504, 0) > 0, "no request timed out: no fault fired"
 
     no_leaked_goroutines(chaos, baseline).require()

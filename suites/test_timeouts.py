@@ -8,7 +8,6 @@ from faults import Latency
 from harness.checks import answers_within, status_counts
 from harness.environment import Environment
 from harness.history import OK, History
-from harness.load import run_load
 
 
 def degraded_answers(history: History) -> int:
@@ -24,13 +23,8 @@ def test_latency_above_the_deadline_is_answered_504_within_it(
     chaos: Environment, gateway_deadline_ms: float
 ) -> None:
     with Latency("gateway->inventory", ms=int(gateway_deadline_ms * 3)):
-        result = run_load(
-            chaos.url("gateway"),
-            "GET /products/1",
-            rate=20,
-            seconds=2,
-            max_requests=40,
-            timeout=gateway_deadline_ms * 5 / 1000,
+        result = chaos.load(
+            "gateway", "GET /products/1", rate=20, seconds=2, timeout=gateway_deadline_ms * 5 / 1000
         )
 
     # A graceful answer: 504 when the deadline passes, 503 once the breaker fails fast, or
@@ -41,7 +35,5 @@ def test_latency_above_the_deadline_is_answered_504_within_it(
 
 
 def test_without_faults_products_are_served(chaos: Environment, gateway_deadline_ms: float) -> None:
-    result = run_load(
-        chaos.url("gateway"), "GET /products/1", rate=20, seconds=1, max_requests=20, timeout=5
-    )
+    result = chaos.load("gateway", "GET /products/1", rate=20, seconds=1)
     answers_within(result.history, gateway_deadline_ms, statuses={200}).require()
