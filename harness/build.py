@@ -7,10 +7,12 @@ run rebuilds exactly the images whose inputs changed and reuses the rest.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,10 +23,30 @@ if TYPE_CHECKING:
 
     from harness.topology import Build, Service, Topology
 
-__all__ = ["IMAGE_LABEL", "build_images", "context_hash", "image_tag", "run_prebuild"]
+__all__ = [
+    "IMAGE_LABEL",
+    "build_images",
+    "build_lock",
+    "context_hash",
+    "image_tag",
+    "run_prebuild",
+]
 
 IMAGE_LABEL = "chaos-harness.inputs"
 _PREBUILD_TIMEOUT_S = 900
+
+
+@contextmanager
+def build_lock(topology: Topology) -> Iterator[None]:
+    """One build at a time per project: pytest-xdist workers share the build outputs."""
+    folder = topology.project_dir / ".chaos"
+    folder.mkdir(exist_ok=True)
+    with (folder / "build.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def run_prebuild(topology: Topology, env: Mapping[str, str] | None = None) -> None:

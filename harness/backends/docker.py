@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import Backend, ServiceState
-from harness.build import build_images, run_prebuild
+from harness.build import build_images, build_lock, run_prebuild
 from harness.errors import BackendError, EngineUnavailableError
 from harness.labels import SESSION_LABEL, session_labels
 from harness.topology import Service, Topology
@@ -60,8 +60,9 @@ class DockerBackend(Backend):
     def prepare(self, topology: Topology, env: Mapping[str, str]) -> None:
         self.topology = topology
         self._env = dict(env)
-        run_prebuild(topology)
-        self._images = build_images(self.client, topology, self.build_args)
+        with build_lock(topology):
+            run_prebuild(topology)
+            self._images = build_images(self.client, topology, self.build_args)
         labels = session_labels(self.session)
         self.client.networks.create(self.network_name, driver="bridge", labels=labels)
         for volume in topology.volumes:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.backends.base import Backend, ServiceState
-from harness.build import run_prebuild
+from harness.build import build_lock, run_prebuild
 from harness.errors import BackendError, TopologyError
 from harness.labels import owner_alive, owner_token
 from harness.topology import Link, Service, Topology
@@ -73,7 +73,8 @@ class LocalBackend(Backend):
         self._env = dict(env)
         self.folder.mkdir(parents=True, exist_ok=False)
         (self.folder / "owner").write_text(owner_token())
-        run_prebuild(topology)
+        with build_lock(topology):
+            run_prebuild(topology)
         for service in topology.services.values():
             for port in service.known_ports:
                 self._ports[(service.name, port)] = _free_port()
