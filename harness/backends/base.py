@@ -149,7 +149,18 @@ class Backend(ABC):
                 raise NotReadyError(f"GET {service.health} answered {reply.status_code}")
             return
         try:
-            with socket.create_connection((host, port), timeout=1.0):
-                pass
+            conn = socket.create_connection((host, port), timeout=1.0)
         except OSError as exc:
             raise NotReadyError(f"port {port} not accepting connections: {exc}") from None
+        with conn:
+            # Docker's port proxy accepts a connection even when nothing listens behind it,
+            # then closes it at once; a real server keeps it open, waiting for a request.
+            conn.settimeout(0.2)
+            try:
+                if conn.recv(1):
+                    return  # it spoke first
+            except TimeoutError:
+                return  # it waits for a request
+            except OSError:
+                pass
+        raise NotReadyError(f"port {port} accepted a connection and closed it at once")
