@@ -102,7 +102,7 @@ def chaos_environment(
     try:
         backend = _make_backend(request.config, chaos_settings)
     except ChaosError as exc:
-        pytest.fail(f"chaos-harness: {exc}", pytrace=False)
+        raise pytest.fail.Exception(f"chaos-harness: {exc}", pytrace=False) from None
     service_env = {"CHAOS_BUGS": ",".join(chaos_settings.bugs)} if chaos_settings.bugs else {}
     env = Environment(
         chaos_topology,
@@ -121,7 +121,7 @@ def chaos_environment(
                 env.start()
         except ChaosError as exc:
             # The harness's own message is the whole story; a traceback through it is noise.
-            pytest.fail(f"chaos-harness: {exc}", pytrace=False)
+            raise pytest.fail.Exception(f"chaos-harness: {exc}", pytrace=False) from None
         yield env
         keep = chaos_settings.keep_on_failure and request.session.testsfailed > 0
     finally:
