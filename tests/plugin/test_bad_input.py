@@ -137,6 +137,7 @@ def _assert_start_failed(result: pytest.RunResult, *patterns: str) -> None:
     result.stdout.fnmatch_lines(["*ERROR at setup of test_needs_the_system*", *patterns])
     assert "must not run" not in result.stdout.str()
     assert HARNESS_SOURCE not in result.stdout.str(), "a traceback through the harness's code"
+    assert "During handling of the above exception" not in result.stdout.str()
 
 
 def test_unreachable_engine_fails_with_one_paragraph_saying_what_to_do(
@@ -185,4 +186,23 @@ def test_service_never_healthy_fails_with_its_last_log_lines(harness: Run) -> No
         '*"service":"inventory"*',
     )
     assert len(harness.recorded("pids")) == 1
+    harness.assert_nothing_left()
+
+
+def test_service_that_never_listens_on_its_port_is_not_taken_for_ready(harness: Run) -> None:
+    # Nothing listens on 9999 in the container, but Docker's port proxy accepts connections
+    # to its published port anyway: readiness must not be fooled by that.
+    compose = compose_one(harness.context).replace(
+        "inventory: {port: 8080, health: /healthz, metrics: /metrics}", "inventory: {port: 9999}"
+    )
+    assert "port: 9999" in compose
+    harness.setup(USES_CHAOS, compose)
+
+    result = harness.run("--chaos-startup-timeout=3")
+
+    _assert_start_failed(
+        result,
+        "*service 'inventory' was not ready after 3.* s (port * accepted a connection and "
+        "closed it at once)*",
+    )
     harness.assert_nothing_left()
