@@ -1,11 +1,15 @@
 """Hypothesis strategies for faults and schedules over a topology.
 
-Links and services are drawn from the topology, parameters from bounded ranges, and every
-choice is ordered so that Hypothesis shrinks toward a milder fault and a shorter schedule:
-``st.one_of`` lists the mild kinds first, integers shrink toward their lower bound (so a
-parameter whose mild end is its high end, like a bandwidth, is drawn as a severity and
-turned around), ``sampled_from`` lists the mild choice first, and schedule lists shrink
-toward fewer episodes.
+Links and services are drawn from the topology, parameters from bounded ranges, and the
+draws are laid out so that Hypothesis shrinks toward a milder fault and a shorter schedule.
+
+Hypothesis prefers a shorter sequence of choices, then a smaller one. So every fault is
+drawn the same way, whatever its kind: ``st.one_of`` over the kinds listed mildest first,
+each kind built from the same number of small-first integers (0 to ``RESOLUTION``) that
+map 0 to the mildest value of each parameter. Two failing faults then compare by kind
+first (the milder kind wins) and by parameters next (the milder values win); a kind with
+fewer parameters cannot jump the queue by being "shorter". Schedules are lists of
+episodes, which shrink toward fewer episodes and shorter holds.
 
 A failing example is therefore small by the time it is reported: usually one latency on one
 link, held briefly.
@@ -13,13 +17,13 @@ link, held briefly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from hypothesis import strategies as st
 
 from faults.base import Fault
-from faults.http import HttpDelay, HttpError, HttpMalformed
+from faults.http import HttpDelay, HttpError, HttpMalformed, MalformedMode
 from faults.network import (
     Bandwidth,
     Blackhole,
@@ -31,7 +35,7 @@ from faults.network import (
     Stream,
     Timeout,
 )
-from faults.partition import Disconnect, Isolate, LinkDown, Split
+from faults.partition import Disconnect, GroupMode, Isolate, LinkDown, Split
 from faults.process import Kill, Pause, Restart, Terminate
 from faults.schedule import FaultOff, FaultOn, LoadBurst, Schedule, Step, Wait
 from harness.errors import FaultError
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
     from harness.topology import Topology
 
 __all__ = [
+    "FAMILIES",
+    "RESOLUTION",
     "FaultFamily",
     "faults",
     "http_faults",
@@ -52,131 +58,152 @@ __all__ = [
 FaultFamily = Literal["network", "http", "partition", "process"]
 FAMILIES: tuple[FaultFamily, ...] = ("network", "http", "partition", "process")
 
-# Mild first: shrinking moves toward the front of each tuple.
+RESOLUTION = 1000  # every parameter is drawn as 0..RESOLUTION and scaled to its range
+_PARAMETERS = 5  # as many as the kind with the most parameters (Slicer) needs
+
+Raw = tuple[int, ...]
+Builder = Callable[[Raw], Fault]
+T = TypeVar("T")
+
+# Mild first: raw value 0 picks the front of each tuple.
 _STREAMS: tuple[Stream, ...] = ("downstream", "upstream", "both")
 _STATUSES = (503, 500, 502, 504, 429, 400)
-_MALFORMED_MILD_FIRST = ("wrong_type", "garbage", "truncate")
+_MALFORMED: tuple[MalformedMode, ...] = ("wrong_type", "garbage", "truncate")
+_GROUP_MODES: tuple[GroupMode, ...] = ("down", "blackhole")
 
 
-def _links(topology: Topology) -> list[str]:
-    return sorted(topology.links)
+def _up(raw: int, low: int, high: int) -> int:
+    """Scale a raw draw to [low, high], mild at ``low``."""
+    return low + (high - low) * raw // RESOLUTION
 
 
-def _percent(low: int = 1, high: int = 100) -> st.SearchStrategy[float]:
-    """A fraction in hundredths, shrinking toward ``low`` percent (the milder rate)."""
-    return st.integers(low, high).map(lambda p: p / 100)
+def _down(raw: int, low: int, high: int) -> int:
+    """Scale a raw draw to [low, high], mild at ``high`` (a bandwidth, a byte limit)."""
+    return high - (high - low) * raw // RESOLUTION
 
 
-def _mild_high(low: int, high: int) -> st.SearchStrategy[int]:
-    """An integer in [low, high] that shrinks toward ``high`` (where high is the mild end)."""
-    return st.integers(0, high - low).map(lambda severity: high - severity)
+def _pick(raw: int, options: Sequence[T]) -> T:
+    return options[min(raw * len(options) // (RESOLUTION + 1), len(options) - 1)]
 
 
-def network_faults(topology: Topology, *, max_ms: int = 1000) -> st.SearchStrategy[Fault]:
-    """Toxiproxy's own toxics on the topology's links, mild kinds first."""
-    links = _links(topology)
-    if not links:
-        return st.nothing()
-    link = st.sampled_from(links)
-    stream = st.sampled_from(_STREAMS)
+def _kinds(
+    topology: Topology, max_ms: int, disconnect: bool
+) -> list[tuple[FaultFamily, str, Builder]]:
+    """Every kind this topology allows, mildest first, each built from raw draws."""
+    links = sorted(topology.links)
+    services = _faultable_services(topology)
+    linked = sorted(
+        {topology.links[n].source for n in links}
+        | {topology.links[n].upstream_service for n in links}
+    )
+    kinds: list[tuple[FaultFamily, str, Builder]] = []
 
-    @st.composite
-    def latency(draw: st.DrawFn) -> Fault:
-        ms = draw(st.integers(0, max_ms))
-        jitter = draw(st.integers(0, ms))
-        return Latency(draw(link), stream=draw(stream), ms=ms, jitter_ms=jitter)
+    def on_links(family: FaultFamily, kind: str, build: Builder) -> None:
+        if links:
+            kinds.append((family, kind, build))
 
-    @st.composite
-    def slicer(draw: st.DrawFn) -> Fault:
-        average = draw(_mild_high(1, 1024))
-        variation = draw(st.integers(0, average - 1))
-        delay_us = draw(st.integers(0, max_ms * 10))
+    def link(p: Raw) -> str:
+        return _pick(p[0], links)
+
+    def stream(p: Raw) -> Stream:
+        return _pick(p[4], _STREAMS)
+
+    def rate(raw: int) -> float:
+        return _up(raw, 1, 100) / 100  # shrinks toward 1%
+
+    def latency(p: Raw) -> Fault:
+        ms = _up(p[1], 0, max_ms)
+        return Latency(link(p), stream=stream(p), ms=ms, jitter_ms=_up(p[2], 0, ms))
+
+    def slicer(p: Raw) -> Fault:
+        average = _down(p[1], 1, 1024)
         return Slicer(
-            draw(link),
-            stream=draw(stream),
+            link(p),
+            stream=stream(p),
             average_bytes=average,
-            variation_bytes=variation,
-            delay_us=delay_us,
+            variation_bytes=_up(p[2], 0, average - 1),
+            delay_us=_up(p[3], 0, max_ms * 10),
         )
 
-    return st.one_of(
-        latency(),
-        st.builds(Bandwidth, link, stream=stream, kilobytes_per_s=_mild_high(1, 10_000)),
-        slicer(),
-        st.builds(SlowClose, link, stream=stream, delay_ms=st.integers(0, max_ms)),
-        st.builds(LimitData, link, stream=stream, bytes=_mild_high(0, 1 << 20)),
-        st.builds(Timeout, link, stream=stream, after_ms=_mild_high(1, max(1, max_ms))),
-        st.builds(ResetPeer, link, stream=stream, after_ms=_mild_high(0, max_ms)),
-        st.builds(Blackhole, link, stream=st.sampled_from(_STREAMS)),
-    )
-
-
-def http_faults(topology: Topology, *, max_ms: int = 1000) -> st.SearchStrategy[Fault]:
-    """The project's HTTP toxics on the topology's links, with rates shrinking toward 1%."""
-    links = _links(topology)
-    if not links:
-        return st.nothing()
-    link = st.sampled_from(links)
-    return st.one_of(
-        st.builds(HttpDelay, link, ms=st.integers(0, max_ms), rate=_percent()),
-        st.builds(HttpError, link, status=st.sampled_from(_STATUSES), rate=_percent()),
-        st.builds(
-            HttpMalformed, link, mode=st.sampled_from(_MALFORMED_MILD_FIRST), rate=_percent()
-        ),
-    )
-
-
-def partition_faults(topology: Topology, *, disconnect: bool = True) -> st.SearchStrategy[Fault]:
-    """Links down, services isolated, splits, and (if the backend can) real disconnects."""
-    links = _links(topology)
-    choices: list[st.SearchStrategy[Fault]] = []
-    if links:
-        linked = sorted(
-            {topology.links[n].source for n in links}
-            | {topology.links[n].upstream_service for n in links}
-        )
-        mode = st.sampled_from(("down", "blackhole"))
-        choices += [
-            st.builds(LinkDown, st.sampled_from(links)),
-            st.builds(Isolate, st.sampled_from(linked), mode=mode),
-            _splits(topology, links),
-        ]
-    if disconnect:
-        choices.append(st.builds(Disconnect, st.sampled_from(_faultable_services(topology))))
-    return st.one_of(choices) if choices else st.nothing()
-
-
-def _splits(topology: Topology, links: Sequence[str]) -> st.SearchStrategy[Fault]:
-    services = sorted(topology.services)
-
-    @st.composite
-    def split(draw: st.DrawFn) -> Fault:
+    def split(p: Raw) -> Fault:
         # Start from one link so that the split always cuts something.
-        crossing = topology.links[draw(st.sampled_from(list(links)))]
-        others = [s for s in services if s not in (crossing.source, crossing.upstream_service)]
-        extra = draw(st.lists(st.sampled_from(others), unique=True)) if others else []
-        return Split((crossing.source, *extra), mode=draw(st.sampled_from(("down", "blackhole"))))
+        crossing = topology.links[link(p)]
+        others = [
+            s
+            for s in sorted(topology.services)
+            if s not in (crossing.source, crossing.upstream_service)
+        ]
+        extra = others[: _up(p[1], 0, len(others))]
+        return Split((crossing.source, *extra), mode=_pick(p[2], _GROUP_MODES))
 
-    return split()
+    on_links("network", "latency", latency)
+    on_links(
+        "network",
+        "bandwidth",
+        lambda p: Bandwidth(link(p), stream=stream(p), kilobytes_per_s=_down(p[1], 1, 10_000)),
+    )
+    on_links("network", "slicer", slicer)
+    on_links(
+        "network",
+        "slow_close",
+        lambda p: SlowClose(link(p), stream=stream(p), delay_ms=_up(p[1], 0, max_ms)),
+    )
+    on_links(
+        "http", "http_delay", lambda p: HttpDelay(link(p), ms=_up(p[1], 0, max_ms), rate=rate(p[2]))
+    )
+    on_links(
+        "http",
+        "http_error",
+        lambda p: HttpError(link(p), status=_pick(p[1], _STATUSES), rate=rate(p[2])),
+    )
+    on_links(
+        "http",
+        "http_malformed",
+        lambda p: HttpMalformed(link(p), mode=_pick(p[1], _MALFORMED), rate=rate(p[2])),
+    )
+    on_links(
+        "network",
+        "limit_data",
+        lambda p: LimitData(link(p), stream=stream(p), bytes=_down(p[1], 0, 1 << 20)),
+    )
+    on_links(
+        "network",
+        "timeout",
+        lambda p: Timeout(link(p), stream=stream(p), after_ms=_down(p[1], 1, max(1, max_ms))),
+    )
+    on_links(
+        "network",
+        "reset_peer",
+        lambda p: ResetPeer(link(p), stream=stream(p), after_ms=_down(p[1], 0, max_ms)),
+    )
+    on_links("network", "blackhole", lambda p: Blackhole(link(p), stream=stream(p)))
+    on_links("partition", "link_down", lambda p: LinkDown(link(p)))
+    on_links(
+        "partition",
+        "isolate",
+        lambda p: Isolate(_pick(p[0], linked), mode=_pick(p[1], _GROUP_MODES)),
+    )
+    on_links("partition", "split", split)
+    if services:
+        if disconnect:
+            kinds.append(("partition", "disconnect", lambda p: Disconnect(_pick(p[0], services))))
+        for kind, cls in (
+            ("pause", Pause),
+            ("restart", Restart),
+            ("terminate", Terminate),
+            ("kill", Kill),
+        ):
+            kinds.append(("process", kind, _on_service(cls, services)))
+    return kinds
+
+
+def _on_service(cls: Callable[[str], Fault], services: Sequence[str]) -> Builder:
+    return lambda p: cls(_pick(p[0], services))
 
 
 def _faultable_services(topology: Topology) -> list[str]:
     toxiproxy = topology.toxiproxy.service if topology.toxiproxy else None
     return sorted(s for s in topology.services if s != toxiproxy)
-
-
-def process_faults(topology: Topology) -> st.SearchStrategy[Fault]:
-    """Pause, restart, terminate and kill the topology's services (never Toxiproxy's)."""
-    services = _faultable_services(topology)
-    if not services:
-        return st.nothing()
-    service = st.sampled_from(services)
-    return st.one_of(
-        st.builds(Pause, service),
-        st.builds(Restart, service),
-        st.builds(Terminate, service),
-        st.builds(Kill, service),
-    )
 
 
 def faults(
@@ -186,20 +213,43 @@ def faults(
     max_ms: int = 1000,
     disconnect: bool = True,
 ) -> st.SearchStrategy[Fault]:
-    """Any fault of the given families over ``topology``, milder families first."""
+    """Any fault of the given families over ``topology``, shrinking toward the mildest.
+
+    ``max_ms`` bounds every duration; ``disconnect=False`` leaves out real network
+    disconnects (for backends that cannot do them).
+    """
     unknown = [f for f in families if f not in FAMILIES]
     if unknown or not families:
         raise FaultError(
             f"faults(families=...) takes some of {', '.join(FAMILIES)}; got {list(families)!r}"
         )
-    by_family = {
-        "network": lambda: network_faults(topology, max_ms=max_ms),
-        "http": lambda: http_faults(topology, max_ms=max_ms),
-        "partition": lambda: partition_faults(topology, disconnect=disconnect),
-        "process": lambda: process_faults(topology),
-    }
-    chosen = [by_family[f]() for f in FAMILIES if f in families]
-    return st.one_of(chosen)
+    if not 0 <= max_ms <= 600_000:
+        raise FaultError(f"faults(max_ms=...) must be between 0 and 600000, got {max_ms}")
+    raw = st.tuples(*(st.integers(0, RESOLUTION) for _ in range(_PARAMETERS)))
+    builders = [b for family, _, b in _kinds(topology, max_ms, disconnect) if family in families]
+    if not builders:
+        return st.nothing()
+    return st.one_of([raw.map(build) for build in builders])
+
+
+def network_faults(topology: Topology, *, max_ms: int = 1000) -> st.SearchStrategy[Fault]:
+    """Toxiproxy's own toxics on the topology's links."""
+    return faults(topology, families=["network"], max_ms=max_ms)
+
+
+def http_faults(topology: Topology, *, max_ms: int = 1000) -> st.SearchStrategy[Fault]:
+    """The project's HTTP toxics on the topology's links; rates shrink toward 1%."""
+    return faults(topology, families=["http"], max_ms=max_ms)
+
+
+def partition_faults(topology: Topology, *, disconnect: bool = True) -> st.SearchStrategy[Fault]:
+    """Links down, services isolated, splits, and (unless told not to) real disconnects."""
+    return faults(topology, families=["partition"], disconnect=disconnect)
+
+
+def process_faults(topology: Topology) -> st.SearchStrategy[Fault]:
+    """Pause, restart, terminate and kill the topology's services (never Toxiproxy's)."""
+    return faults(topology, families=["process"])
 
 
 def schedules(
@@ -213,8 +263,10 @@ def schedules(
 ) -> st.SearchStrategy[Schedule]:
     """Schedules of episodes: a fault on, held (with a load burst if ``load`` is given as
     ``(service, "METHOD /path")``), then off. Shrinks toward one brief, mild episode."""
-    if max_episodes < 1 or max_hold_ms < 1:
-        raise FaultError("schedules() needs max_episodes >= 1 and max_hold_ms >= 1")
+    if max_episodes < 1 or max_hold_ms < 1 or max_load_rate < 1:
+        raise FaultError(
+            "schedules() needs max_episodes >= 1, max_hold_ms >= 1 and max_load_rate >= 1"
+        )
     fault = fault_strategy if fault_strategy is not None else faults(topology)
 
     @st.composite
