@@ -302,7 +302,7 @@ def _service(
             for v in _list(spec.get("volumes"), where, f"services.{name}.volumes")
         ),
         command=_command(spec.get("command"), where, name),
-        healthcheck=spec.get("healthcheck"),
+        healthcheck=_healthcheck(spec.get("healthcheck"), where, name),
         port=_port(chaos["port"], where, f"x-chaos.services.{name}.port")
         if "port" in chaos
         else None,
@@ -474,6 +474,35 @@ def _link(name: str, raw: object, where: str, services: Mapping[str, Service]) -
         upstream_service=host,
         upstream_port=_port(port, where, f"x-chaos.links.{name}.upstream"),
     )
+
+
+_HEALTHCHECK_KEYS = {"test", "interval", "timeout", "start_period", "retries"}
+_DURATION = re.compile(r"^\d+(\.\d+)?(ms|s|m)$")
+
+
+def _healthcheck(raw: object, where: str, name: str) -> Mapping[str, Any] | None:
+    """A compose healthcheck, checked now rather than when its container is created."""
+    if raw is None:
+        return None
+    what = f"services.{name}.healthcheck"
+    spec = _mapping(raw, where, what)
+    _only(spec, _HEALTHCHECK_KEYS, where, what)
+    test = spec.get("test")
+    if not isinstance(test, str) and not (
+        isinstance(test, list) and test and all(isinstance(part, str) for part in test)
+    ):
+        raise TopologyError(
+            f'{what}.test in {where} must be a command, e.g. ["CMD", "/app", "-healthcheck"]'
+        )
+    for key in ("interval", "timeout", "start_period"):
+        if key in spec and not _DURATION.match(str(spec[key])):
+            raise TopologyError(
+                f"{what}.{key} in {where}: {spec[key]!r} must be a duration like 500ms, 5s or 1m"
+            )
+    retries = spec.get("retries", 0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise TopologyError(f"{what}.retries in {where} must be a whole number, got {retries!r}")
+    return spec
 
 
 def _list(raw: object, where: str, what: str) -> list[Any]:
