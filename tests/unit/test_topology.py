@@ -37,6 +37,7 @@ BASE: dict[str, Any] = {
             "ports": ["127.0.0.1:9000:8080/tcp", 9090],
             "depends_on": {"toxiproxy": {"condition": "service_started"}, "inventory": {}},
             "command": "serve --fast",
+            "healthcheck": {"test": ["CMD", "/app", "-check"], "interval": "500ms", "retries": 3},
         },
     },
     "volumes": {"stock": {}},
@@ -102,6 +103,11 @@ def test_valid_file_is_parsed_into_services_links_and_settings(tmp_path: Path) -
     assert gateway.command == ("serve", "--fast")
     assert (gateway.port, gateway.http_port, gateway.health) == (8080, 8080, "/healthz")
     assert gateway.writable is False
+    assert gateway.healthcheck == {
+        "test": ["CMD", "/app", "-check"],
+        "interval": "500ms",
+        "retries": 3,
+    }
 
     inventory = topology.service("inventory")
     assert inventory.build == Build(
@@ -350,6 +356,26 @@ REFUSED: dict[str, tuple[object, str]] = {
     ),
     "prebuild-a-string": (changed("x-chaos/prebuild", "sh build.sh"), "x-chaos.prebuild in"),
     "prebuild-empty": (changed("x-chaos/prebuild", []), "x-chaos.prebuild in"),
+    "healthcheck-not-mapping": (
+        changed("services/gateway/healthcheck", "curl -f localhost"),
+        "services.gateway.healthcheck in",
+    ),
+    "unknown-healthcheck-key": (
+        changed("services/gateway/healthcheck", {"test": ["CMD", "/app"], "start_interval": "1s"}),
+        "services.gateway.healthcheck in",
+    ),
+    "healthcheck-without-test": (
+        changed("services/gateway/healthcheck", {"interval": "5s"}),
+        "services.gateway.healthcheck.test in",
+    ),
+    "healthcheck-duration-without-unit": (
+        changed("services/gateway/healthcheck", {"test": "/app -check", "interval": 5}),
+        "services.gateway.healthcheck.interval in {path}: 5 must be a duration",
+    ),
+    "healthcheck-retries-not-a-number": (
+        changed("services/gateway/healthcheck", {"test": "/app -check", "retries": "3"}),
+        "services.gateway.healthcheck.retries in",
+    ),
     "bugs-not-a-list": (changed("x-chaos/bugs", "leak-on-timeout"), "x-chaos.bugs in"),
     "bugs-not-strings": (changed("x-chaos/bugs", [{"name": "x"}]), "x-chaos.bugs in"),
 }
