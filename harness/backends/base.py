@@ -139,7 +139,14 @@ class Backend(ABC):
                 service=service.name,
                 logs=self.logs(service.name),
             )
-        host, port = self.address(service.name, service.http_port)
+        try:
+            host, port = self.address(service.name, service.http_port)
+        except BackendError:
+            if self.state(service.name).alive:
+                raise
+            # It exited since the check above (an exited container publishes no ports): the
+            # next probe reports the exit, with its log, instead of "port not published".
+            raise NotReadyError("it stopped running") from None
         if service.health is not None:
             try:
                 reply = requests.get(f"http://{host}:{port}{service.health}", timeout=1.0)
