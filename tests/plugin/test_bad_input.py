@@ -206,3 +206,21 @@ def test_service_that_never_listens_on_its_port_is_not_taken_for_ready(harness: 
         "closed it at once)*",
     )
     harness.assert_nothing_left()
+
+
+def test_service_that_exits_at_start_fails_with_exit_code_and_its_log(harness: Run) -> None:
+    # The compose file claims a bug the service does not know: the service exits 2 at start.
+    compose = compose_one(harness.context).replace(
+        "bugs: [leak-on-timeout, no-deadline]", "bugs: [leak-on-timeout, made-up-bug]"
+    )
+    harness.setup(USES_CHAOS, compose)
+
+    result = harness.run("--chaos-bugs=made-up-bug")
+
+    _assert_start_failed(
+        result,
+        "*service 'inventory' exited during start-up (status exited, exit code 2)*",
+        "*last log lines of 'inventory':",
+        '*CHAOS_BUGS: unknown bug "made-up-bug"; known bugs: leak-on-timeout, *',
+    )
+    harness.assert_nothing_left()
