@@ -12,7 +12,14 @@ from harness.backends.base import Backend
 from harness.environment import Environment
 from harness.errors import ChaosError, ConfigError
 from harness.labels import new_session_id
-from harness.report import FaultSteps, label_faults, label_test
+from harness.report import (
+    FaultSteps,
+    TestArtifacts,
+    label_faults,
+    label_test,
+    note_environment,
+    write_environment_properties,
+)
 from harness.settings import Settings, add_options, resolve_settings
 from harness.timeline import Timeline
 from harness.topology import Topology, load_topology
@@ -68,6 +75,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     # Backstop: fixtures normally tear environments down; this catches what they could not.
     settings = session.config.stash.get(_settings_key, None)
+    if settings is not None:
+        write_environment_properties(session.config, settings)
     if settings is not None and settings.keep_on_failure and session.testsfailed:
         return
     for env in list(_live):
@@ -122,6 +131,7 @@ def chaos_environment(
         except ChaosError as exc:
             # The harness's own message is the whole story; a traceback through it is noise.
             raise pytest.fail.Exception(f"chaos-harness: {exc}", pytrace=False) from None
+        note_environment(request.config, env)
         yield env
         keep = chaos_settings.keep_on_failure and request.session.testsfailed > 0
     finally:
@@ -141,6 +151,7 @@ def chaos(request: pytest.FixtureRequest, chaos_environment: Environment) -> Ite
     chaos_environment.reset()
     chaos_environment.timeline = Timeline()
     label_test(request.node)
+    artifacts = TestArtifacts(request.node, chaos_environment)
     first = len(chaos_environment.faults_applied)
     try:
         with using_target(chaos_environment):
@@ -148,6 +159,7 @@ def chaos(request: pytest.FixtureRequest, chaos_environment: Environment) -> Ite
         chaos_environment.assert_healed()
     finally:
         label_faults(chaos_environment.faults_applied[first:])
+        artifacts.finish()
 
 
 # -- helpers ---------------------------------------------------------------------------------
