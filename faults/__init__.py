@@ -2,11 +2,12 @@
 
 Network faults (Toxiproxy toxics), partitions, HTTP faults (the project's own toxics),
 process faults (through the backend), schedules of them, and Hypothesis strategies over a
-topology (import :mod:`faults.strategies` for those: it needs Hypothesis).
+topology (the :mod:`faults.strategies` module, re-exported as ``strategies``).
 """
 
 from __future__ import annotations
 
+from faults import strategies
 from faults.base import (
     Fault,
     FaultTarget,
@@ -87,5 +88,6 @@ __all__ = [
     "fault_kinds",
     "run_schedule",
     "schedule_from_json",
+    "strategies",
     "using_target",
 ]

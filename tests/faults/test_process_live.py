@@ -12,6 +12,8 @@ from harness.environment import Environment
 from harness.errors import ChaosError
 
 SERVICE = "inventory"
+LINK = "gateway->inventory"
+HEALTHY_MS = 100.0  # a health check on loopback answers in a few ms once the service is ready
 
 
 def answers(env: Environment, timeout_s: float = 0.5) -> bool:
@@ -21,6 +23,17 @@ def answers(env: Environment, timeout_s: float = 0.5) -> bool:
     except (requests.RequestException, ChaosError):
         return False
     return reply.status_code == 200
+
+
+def assert_nothing_remains(env: Environment) -> None:
+    """No fault is on, the link is clean, and the service answers at normal latency."""
+    assert env.active_faults == ()
+    assert env.proxy(LINK).toxics() == []
+    assert env.proxy(LINK).enabled
+    assert env.state(SERVICE).status == "running"
+    started = time.monotonic()
+    assert answers(env, timeout_s=2.0)
+    assert (time.monotonic() - started) * 1000 < HEALTHY_MS
 
 
 def test_kill_stops_the_process_with_sigkill_and_heal_brings_it_back_ready(
@@ -36,7 +49,7 @@ def test_kill_stops_the_process_with_sigkill_and_heal_brings_it_back_ready(
     fault.heal()
     fault.heal()
     assert chaos.state(SERVICE).alive
-    assert answers(chaos)
+    assert_nothing_remains(chaos)
 
 
 def test_terminate_lets_the_process_exit_on_sigterm_and_heal_brings_it_back(
@@ -47,7 +60,7 @@ def test_terminate_lets_the_process_exit_on_sigterm_and_heal_brings_it_back(
         assert not state.alive, "apply returns only once the process has exited"
         assert state.exit_code != 137, "it was killed rather than left to shut down"
         assert not answers(chaos)
-    assert answers(chaos)
+    assert_nothing_remains(chaos)
 
 
 def test_pause_freezes_the_process_and_heal_resumes_it(chaos: Environment) -> None:
@@ -58,7 +71,7 @@ def test_pause_freezes_the_process_and_heal_resumes_it(chaos: Environment) -> No
         started = time.monotonic()
         assert not answers(chaos, timeout_s=0.5)
         assert time.monotonic() - started >= 0.4, "a frozen process hangs, it does not refuse"
-    assert answers(chaos)
+    assert_nothing_remains(chaos)
     assert chaos.state(SERVICE).pid == pid, "resume must not restart the process"
 
 
@@ -71,4 +84,4 @@ def test_restart_starts_a_new_process_and_heal_waits_until_it_is_ready(
         after = chaos.state(SERVICE).started_at
         assert after != before
     assert chaos.state(SERVICE).started_at == after
-    assert answers(chaos)
+    assert_nothing_remains(chaos)
