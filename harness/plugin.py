@@ -42,6 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
+    if config.option.help:
+        return  # `pytest --help` must work even with bad settings: it is how to find good ones
     settings = resolve_settings(config)
     worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
     if worker_input and "chaos_seed" in worker_input:
