@@ -224,3 +224,21 @@ def test_service_that_exits_at_start_fails_with_exit_code_and_its_log(harness: R
         '*CHAOS_BUGS: unknown bug "made-up-bug"; known bugs: leak-on-timeout, *',
     )
     harness.assert_nothing_left()
+
+
+def test_help_works_even_when_settings_and_compose_file_are_bad(harness: Run) -> None:
+    ini = INI.replace("chaos_startup_timeout = 60", "chaos_startup_timeout = never")
+    harness.setup(USES_CHAOS, "services: [\n", ini=ini)
+
+    shown = harness.run("--help")
+
+    assert shown.ret == pytest.ExitCode.OK, shown.stderr.str()
+    shown.stdout.fnmatch_lines(
+        [
+            "chaos-harness: fault injection against real services:",
+            "*--chaos-compose=FILE*",
+            "*--chaos-seed=SEED*",
+        ]
+    )
+    assert "chaos_startup_timeout" in shown.stdout.str()  # the ini keys are listed too
+    harness.assert_nothing_left()
