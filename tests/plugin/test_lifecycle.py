@@ -29,7 +29,12 @@ def test_service_answers(chaos):
 def test_passing_run_prints_header_accepts_markers_and_leaves_nothing(harness: Run) -> None:
     harness.setup(PASSING, compose_one(harness.context))
 
-    result = harness.run("--strict-markers", "--chaos-seed=1234", "--chaos-bugs=leak-on-timeout")
+    result = harness.run(
+        "--strict-markers",
+        "--chaos-seed=1234",
+        "--chaos-bugs=leak-on-timeout",
+        "--chaos-keep-on-failure",  # keeps nothing when nothing failed
+    )
 
     result.assert_outcomes(passed=1)
     header = "chaos-harness: backend docker, seed 1234, bugs leak-on-timeout, compose *compose.yml"
@@ -106,6 +111,8 @@ def test_sigkill_leaves_resources_that_the_next_run_reaps(harness: Run) -> None:
     left = harness.docker_leftovers()
     assert any(item.startswith("container ") for item in left), left
     assert any(item.startswith("network ") for item in left), left
+    running = harness.live_processes()
+    assert any(item.startswith("container-pids ") for item in running), running
 
     (harness.path / "test_chaos.py").write_text(PASSING)
     harness.run().assert_outcomes(passed=1)
