@@ -55,3 +55,49 @@ def test_fault_left_on_fails_teardown_with_leftover_fault_error_and_next_test_is
     )
     assert len(harness.sessions) == 1
     harness.assert_nothing_left()
+
+
+LEAVES_SERVICES_DOWN = """
+import requests
+
+from faults.process import Kill
+
+
+def test_1_kills_inventory_with_a_fault_and_leaves_it(chaos):
+    Kill("inventory").apply()
+    assert not chaos.state("inventory").alive
+
+
+def test_2_starts_with_inventory_running(chaos):
+    assert chaos.state("inventory").alive
+    assert requests.get(chaos.url("gateway") + "/products/1", timeout=5).status_code == 200
+
+
+def test_3_kills_and_pauses_behind_the_harness_back(chaos):
+    chaos.backend.kill("inventory")
+    chaos.backend.pause("gateway")
+    assert chaos.state("gateway").status == "paused"
+
+
+def test_4_starts_with_everything_running_again(chaos):
+    for name in ("gateway", "inventory", "toxiproxy"):
+        assert chaos.state(name).status == "running", name
+    assert requests.get(chaos.url("gateway") + "/products/1", timeout=5).status_code == 200
+"""
+
+
+def test_killed_or_paused_services_are_running_again_when_the_next_test_starts(
+    harness: Run,
+) -> None:
+    harness.setup(LEAVES_SERVICES_DOWN, compose_proxied(harness.context))
+
+    result = harness.run("-p", "no:randomly")
+
+    result.assert_outcomes(passed=4, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_1_kills_inventory_with_a_fault_and_leaves_it*",
+            "E *LeftoverFaultError: *service inventory killed (SIGKILL)*",
+        ]
+    )
+    harness.assert_nothing_left()
