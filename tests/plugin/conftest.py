@@ -68,13 +68,16 @@ chaos_startup_timeout = 60
 
 
 def compose_one(context: Path, *, health: str = "/healthz") -> str:
-    """One inventory service, built from the reference binary."""
+    """One inventory service with a named volume, built from the reference binary."""
     return f"""\
 services:
   inventory:
     build: {{context: {context}, args: {{BINARY: inventory}}}}
     environment: {{PORT: "8080"}}
     ports: ["8080"]
+    volumes: ["stock:/data"]
+volumes:
+  stock: {{}}
 x-chaos:
   services:
     inventory: {{port: 8080, health: {health}, metrics: /metrics}}

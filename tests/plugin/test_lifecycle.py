@@ -111,6 +111,7 @@ def test_sigkill_leaves_resources_that_the_next_run_reaps(harness: Run) -> None:
     left = harness.docker_leftovers()
     assert any(item.startswith("container ") for item in left), left
     assert any(item.startswith("network ") for item in left), left
+    assert any(item.startswith("volume ") for item in left), left
     running = harness.live_processes()
     assert any(item.startswith("container-pids ") for item in running), running
 

@@ -38,6 +38,7 @@ def test_keep_on_failure_leaves_the_system_up_and_prints_how_to_reach_and_remove
     kept = harness.docker_leftovers()
     assert any(item.startswith("container ") for item in kept), kept
     assert any(item.startswith("network ") for item in kept), kept
+    assert any(item.startswith("volume ") for item in kept), kept
 
     # The printed removal command removes all of it.
     lines = result.stdout.lines
