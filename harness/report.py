@@ -54,7 +54,9 @@ log = logging.getLogger("chaos-harness")
 
 # A service's log excerpt keeps at most this many of its last lines.
 MAX_LOG_LINES = 2000
-JSONL_MIME = "application/x-ndjson"
+# JSONL goes out as text/plain with a .jsonl name: Allure (2 and 3) previews text/plain
+# inline, while application/x-ndjson would only be offered as a download.
+JSONL_MIME = "text/plain"
 PNG_MIME = "image/png"
 TEXT_MIME = "text/plain"
 
@@ -194,8 +196,8 @@ class TestArtifacts:
         """Attach everything; a part that cannot be made is skipped with a warning."""
         if not self.enabled:
             return
+        _guarded("latency plot", self.attach_plot)  # first: what a reader looks at first
         _guarded("history attachments", self.attach_histories)
-        _guarded("latency plot", self.attach_plot)
         _guarded("log excerpts", self.attach_logs)
 
     def attach_histories(self) -> None:

@@ -89,7 +89,7 @@ def test_a_chaos_test_result_has_fault_step_histories_plot_logs_and_labels(harne
         "history 2: gateway: GET /products/1",
     ]
     for attachment in histories:
-        assert attachment["type"] == "application/x-ndjson"
+        assert attachment["type"] == "text/plain"  # so that Allure shows it inline
         assert attachment["source"].endswith(".jsonl")
         ops = [json.loads(line) for line in (out / attachment["source"]).read_text().splitlines()]
         invokes = [op for op in ops if op["type"] == "invoke"]
