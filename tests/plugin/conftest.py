@@ -21,6 +21,7 @@ from typing import IO
 
 import pytest
 
+from harness.build import IMAGE_LABEL
 from harness.labels import OWNER_LABEL, SESSION_LABEL
 
 REFERENCE = Path(__file__).resolve().parents[2] / "compose"
@@ -140,6 +141,7 @@ class Run:
         self.context = context
         self.path = pytester.path
         self.popens: list[subprocess.Popen[bytes]] = []
+        self.images: list[str] = []  # input hashes of images built only for one test
         self._logs: list[IO[bytes]] = []
 
     # -- writing and running ------------------------------------------------------------
@@ -253,6 +255,10 @@ class Run:
                 docker_cli("network", "rm", net)
             for vol in docker_cli("volume", "ls", "-q", "--filter", label):
                 docker_cli("volume", "rm", "-f", vol)
+        for digest in self.images:
+            label = f"label={IMAGE_LABEL}={digest}"
+            for image in docker_cli("images", "-q", "--no-trunc", "--filter", label):
+                docker_cli("rmi", "-f", image)
 
 
 @pytest.fixture(scope="session")

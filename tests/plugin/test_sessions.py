@@ -4,11 +4,16 @@ two isolated topologies side by side."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import time
+from pathlib import Path
 
 import requests
 
-from tests.plugin.conftest import Run, compose_one
+from harness.build import IMAGE_LABEL, context_hash
+from harness.topology import Build
+from tests.plugin.conftest import Run, compose_one, docker_cli
 
 FAILING = """
 def test_fails(chaos):
@@ -75,8 +80,16 @@ def test_b(chaos):
 """
 
 
-def test_xdist_runs_isolated_topologies_side_by_side_with_one_printed_seed(harness: Run) -> None:
-    harness.setup(PARALLEL, compose_one(harness.context))
+def test_xdist_runs_isolated_topologies_side_by_side_with_one_printed_seed_and_one_build(
+    harness: Run, tmp_path: Path
+) -> None:
+    # A build context no image exists for yet, so both workers need the image at once.
+    context = tmp_path / "fresh-context"
+    shutil.copytree(harness.context, context)
+    (context / "bin" / "marker").write_text(f"{time.time_ns()}\n")
+    digest = context_hash(Build(context=context, args={"BINARY": "inventory"}))
+    harness.images.append(digest)
+    harness.setup(PARALLEL, compose_one(context))
 
     result = harness.run("-n", "2")
 
@@ -86,6 +99,9 @@ def test_xdist_runs_isolated_topologies_side_by_side_with_one_printed_seed(harne
     assert len(set(sessions)) == 2, sessions
     assert sorted(s.rsplit("-", 1)[1] for s in sessions) == ["gw0", "gw1"]
     harness.assert_nothing_left()
+    # One image for those inputs: a second, concurrent build would leave a dangling copy.
+    built = docker_cli("images", "-q", "--no-trunc", "--filter", f"label={IMAGE_LABEL}={digest}")
+    assert len(built) == 1, built
 
     # The seed the controller printed is the one `--chaos-seed=last` brings back.
     seed = re.search(r"chaos-harness: backend docker, seed (\d+),", result.stdout.str())
