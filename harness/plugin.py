@@ -99,8 +99,10 @@ def chaos_settings(pytestconfig: pytest.Config) -> Settings:
 def chaos_topology(chaos_settings: Settings) -> Topology:
     """The system under test, read from the compose file."""
     if chaos_settings.compose is None:
-        raise ConfigError(
-            "no compose file is set; pass --chaos-compose=FILE or set the chaos_compose ini key"
+        raise pytest.fail.Exception(
+            "chaos-harness: no compose file is set; pass --chaos-compose=FILE or set the "
+            "chaos_compose ini key",
+            pytrace=False,
         )
     return load_topology(chaos_settings.compose)
 
