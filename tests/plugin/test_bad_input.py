@@ -242,3 +242,17 @@ def test_help_works_even_when_settings_and_compose_file_are_bad(harness: Run) ->
     )
     assert "chaos_startup_timeout" in shown.stdout.str()  # the ini keys are listed too
     harness.assert_nothing_left()
+
+
+def test_chaos_test_without_a_compose_file_says_how_to_set_one(harness: Run) -> None:
+    ini = "\n".join(row for row in INI.splitlines() if not row.startswith("chaos_compose"))
+    harness.setup(USES_CHAOS, None, ini=ini + "\n")
+
+    result = harness.run()
+
+    result.stdout.fnmatch_lines(["chaos-harness: backend docker, * compose none (set --chaos-*"])
+    _assert_start_failed(
+        result,
+        "*no compose file is set; pass --chaos-compose=FILE or set the chaos_compose ini key*",
+    )
+    harness.assert_nothing_left()
