@@ -11,7 +11,7 @@ import time
 
 import requests
 
-from tests.plugin.conftest import Run, compose_one
+from tests.plugin.conftest import Run, compose_one, docker_cli
 
 PASSING = """
 import pytest
@@ -148,4 +148,25 @@ def test_sigint_during_startup_stops_promptly_and_removes_everything(harness: Ru
     proc.wait(timeout=150)
 
     assert time.monotonic() - interrupted < 15, "Ctrl-C waited for the start-up timeout"
+    harness.assert_nothing_left()
+
+
+def test_new_runs_reaper_leaves_a_live_run_alone(harness: Run) -> None:
+    harness.setup(SLEEPING, compose_one(harness.context))
+    harness.pytester.makepyfile(test_other=PASSING)
+    proc = harness.popen("-s", "test_chaos.py")
+    harness.wait_for_file("started", proc, timeout=180)
+    (live,) = harness.sessions
+
+    other = harness.run("test_other.py")  # its reaper runs while the first run is alive
+
+    other.assert_outcomes(passed=1)
+    assert proc.poll() is None, "the first run died"
+    label = f"label=chaos-harness.session={live}"
+    assert len(docker_cli("ps", "--filter", label, "--filter", "status=running", "-q")) == 1
+    url = (harness.path / "started").read_text()
+    assert requests.get(url + "/healthz", timeout=5).status_code == 200
+
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=120)
     harness.assert_nothing_left()
