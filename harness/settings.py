@@ -171,8 +171,10 @@ def _raw(config: pytest.Config, option: Option) -> tuple[str, str, Path]:
 def resolve_settings(config: pytest.Config) -> Settings:
     values: dict[str, Any] = {}
     bases: dict[str, Path] = {}
+    wheres: dict[str, str] = {}
     for option in OPTIONS:
         text, where, base = _raw(config, option)
+        wheres[option.name] = where
         try:
             values[option.name] = option.parse(text)
         except ValueError as exc:
@@ -185,7 +187,10 @@ def resolve_settings(config: pytest.Config) -> Settings:
         bugs=values["bugs"],
         # An xdist worker's own choice is replaced by the controller's: it must not record it.
         seed=_choose_seed(
-            values["seed"], config.rootpath, record=not hasattr(config, "workerinput")
+            values["seed"],
+            config.rootpath,
+            record=not hasattr(config, "workerinput"),
+            where=wheres["seed"],
         ),
         keep_on_failure=values["keep-on-failure"],
         startup_timeout_s=values["startup-timeout"],
@@ -193,14 +198,14 @@ def resolve_settings(config: pytest.Config) -> Settings:
     )
 
 
-def _choose_seed(text: str, root: Path, *, record: bool = True) -> int:
+def _choose_seed(text: str, root: Path, *, record: bool = True, where: str = "--chaos-seed") -> int:
     memory = root / ".chaos" / "last-seed"
     if text == "last":
         try:
             return int(memory.read_text())
         except (OSError, ValueError):
             raise pytest.UsageError(
-                f"chaos-harness: --chaos-seed=last, but no earlier run recorded a seed in "
+                f"chaos-harness: {where}: last, but no earlier run recorded a seed in "
                 f"{memory}; run once without it first"
             ) from None
     seed = random.SystemRandom().randrange(2**32) if text == "random" else int(text)
