@@ -208,6 +208,19 @@ def test_seed_last_reuses_the_seed_of_the_previous_run(pytester: pytest.Pytester
 
 
 def test_seed_last_without_an_earlier_run_says_what_to_do(pytester: pytest.Pytester) -> None:
-    with pytest.raises(pytest.UsageError, match="no earlier run recorded a seed in") as info:
+    with pytest.raises(pytest.UsageError) as info:
         resolve_settings(pytester.parseconfig("--chaos-seed=last"))
-    assert str(pytester.path / ".chaos" / "last-seed") in str(info.value)
+    memory = pytester.path / ".chaos" / "last-seed"
+    assert str(info.value) == (
+        f"chaos-harness: --chaos-seed: last, but no earlier run recorded a seed in {memory}; "
+        "run once without it first"
+    )
+
+
+def test_seed_last_from_the_ini_file_names_the_ini_key(pytester: pytest.Pytester) -> None:
+    ini = _ini(pytester, seed="last")
+
+    with pytest.raises(pytest.UsageError) as info:
+        resolve_settings(pytester.parseconfig())
+
+    assert str(info.value).startswith(f"chaos-harness: ini key chaos_seed in {ini}: last, but ")
