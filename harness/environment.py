@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from harness.backends.base import Backend, ServiceState
 from harness.errors import ChaosError, FaultError, LeftoverFaultError
-from harness.load import LoadResult, RequestFactory, run_load
+from harness.history import History
+from harness.load import LoadResult, LoadRun, RequestFactory, start_load
 from harness.timeline import Timeline
 from harness.topology import Topology
 from harness.toxiproxy import ProxyHandle, ToxiproxyServer
@@ -129,21 +130,45 @@ class Environment:
         """Open-model load against a service; the history is kept in the test's timeline.
 
         ``max_requests`` defaults to what ``rate`` and ``seconds`` plan; see
-        :func:`harness.load.run_load` for the other options.
+        :func:`harness.load.run_load` for the other options. Blocks until done.
         """
+        return self.start_load(
+            service,
+            request,
+            rate=rate,
+            seconds=seconds,
+            max_requests=max_requests,
+            timeout=timeout,
+            **options,
+        ).wait()
+
+    def start_load(
+        self,
+        service: str,
+        request: str | RequestFactory,
+        *,
+        rate: float,
+        seconds: float,
+        max_requests: int | None = None,
+        timeout: float = 5.0,
+        **options: Any,
+    ) -> LoadRun:
+        """Like :meth:`load`, but in the background: break things while it runs, then
+        ``.wait()`` for the result (or use it as a context manager)."""
         planned = max_requests if max_requests is not None else max(1, round(rate * seconds))
-        result = run_load(
+        history = History()
+        label = request if isinstance(request, str) else getattr(request, "__name__", "requests")
+        self.timeline.record(f"{service}: {label}", history)
+        return start_load(
             self.url(service),
             request,
             rate=rate,
             seconds=seconds,
             max_requests=planned,
             timeout=timeout,
+            history=history,
             **options,
         )
-        label = request if isinstance(request, str) else getattr(request, "__name__", "requests")
-        self.timeline.record(f"{service}: {label}", result.history)
-        return result
 
     # -- faults ---------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,14 +15,11 @@ from harness.errors import ChaosError, ConfigError
 from harness.labels import new_session_id
 from harness.report import (
     FaultSteps,
-    TestArtifacts,
-    label_faults,
-    label_test,
     note_environment,
     write_environment_properties,
 )
 from harness.settings import Settings, add_options, resolve_settings
-from harness.timeline import Timeline
+from harness.testscope import chaos_test
 from harness.topology import Topology, load_topology
 
 _settings_key = pytest.StashKey[Settings]()
@@ -108,65 +106,78 @@ def chaos_topology(chaos_settings: Settings) -> Topology:
 
 
 @pytest.fixture(scope="session")
-def chaos_environment(
+def chaos_environment_factory(
     request: pytest.FixtureRequest, chaos_settings: Settings, chaos_topology: Topology
-) -> Iterator[Environment]:
-    """The running system, started once per session (per xdist worker)."""
+) -> Iterator[Callable[..., Environment]]:
+    """Starts running systems on demand: ``factory(race=True)``, ``factory(bugs=("x",))``.
+
+    Each takes the session's settings with the given fields replaced; all are removed at
+    the end of the session (or kept, with --chaos-keep-on-failure, after a failure).
+    """
+    started: list[tuple[Environment, FaultSteps]] = []
+
+    def start(**overrides: Any) -> Environment:
+        settings = replace(chaos_settings, **overrides)
+        env, steps = _start_environment(request.config, settings, chaos_topology)
+        started.append((env, steps))
+        return env
+
     try:
-        backend = _make_backend(request.config, chaos_settings)
-    except ChaosError as exc:
-        raise pytest.fail.Exception(f"chaos-harness: {exc}", pytrace=False) from None
-    service_env = {"CHAOS_BUGS": ",".join(chaos_settings.bugs)} if chaos_settings.bugs else {}
-    env = Environment(
-        chaos_topology,
-        backend,
-        service_env=service_env,
-        startup_timeout_s=chaos_settings.startup_timeout_s,
-        seed=chaos_settings.seed,
-    )
-    steps = FaultSteps()
-    env.fault_listeners.append(steps)
-    _live.add(env)
-    keep = False
-    try:
-        try:
-            with _cleanup_on_failure(env):
-                env.start()
-        except ChaosError as exc:
-            # The harness's own message is the whole story; a traceback through it is noise.
-            raise pytest.fail.Exception(f"chaos-harness: {exc}", pytrace=False) from None
-        note_environment(request.config, env)
-        yield env
-        keep = chaos_settings.keep_on_failure and request.session.testsfailed > 0
+        yield start
     finally:
-        steps.close_all()
-        if keep:
-            _print_kept(request.config, env)
-        else:
-            env.down()
-        _live.discard(env)
+        keep = chaos_settings.keep_on_failure and request.session.testsfailed > 0
+        for env, steps in reversed(started):
+            steps.close_all()
+            if keep:
+                _print_kept(request.config, env)
+            else:
+                env.down()
+            _live.discard(env)
+
+
+@pytest.fixture(scope="session")
+def chaos_environment(chaos_environment_factory: Callable[..., Environment]) -> Environment:
+    """The running system, started once per session (per xdist worker)."""
+    return chaos_environment_factory()
 
 
 @pytest.fixture
 def chaos(request: pytest.FixtureRequest, chaos_environment: Environment) -> Iterator[Environment]:
     """The running system, healed and healthy at the start of the test, checked at its end."""
-    from faults.base import using_target
-
-    chaos_environment.reset()
-    chaos_environment.timeline = Timeline()
-    label_test(request.node)
-    artifacts = TestArtifacts(request.node, chaos_environment)
-    first = len(chaos_environment.faults_applied)
-    try:
-        with using_target(chaos_environment):
-            yield chaos_environment
-        chaos_environment.assert_healed()
-    finally:
-        label_faults(chaos_environment.faults_applied[first:])
-        artifacts.finish()
+    with chaos_test(request, chaos_environment) as env:
+        yield env
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _start_environment(
+    config: pytest.Config, settings: Settings, topology: Topology
+) -> tuple[Environment, FaultSteps]:
+    try:
+        backend = _make_backend(config, settings)
+    except ChaosError as exc:
+        raise pytest.fail.Exception(f"chaos-harness: {exc}", pytrace=False) from None
+    service_env = {"CHAOS_BUGS": ",".join(settings.bugs)} if settings.bugs else {}
+    env = Environment(
+        topology,
+        backend,
+        service_env=service_env,
+        startup_timeout_s=settings.startup_timeout_s,
+        seed=settings.seed,
+    )
+    steps = FaultSteps()
+    env.fault_listeners.append(steps)
+    _live.add(env)
+    try:
+        with _cleanup_on_failure(env):
+            env.start()
+    except ChaosError as exc:
+        _live.discard(env)
+        # The harness's own message is the whole story; a traceback through it is noise.
+        raise pytest.fail.Exception(f"chaos-harness: {exc}", pytrace=False) from None
+    note_environment(config, env)
+    return env, steps
 
 
 class _cleanup_on_failure:
@@ -186,8 +197,6 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _replace_seed(settings: Settings, seed: int) -> Settings:
-    from dataclasses import replace
-
     return replace(settings, seed=seed)
 
 
