@@ -1,27 +1,28 @@
-"""Shared helpers for the chaos suites against the reference system in compose/."""
+"""Fixtures shared by the chaos suites against the reference system in compose/."""
 
 from __future__ import annotations
 
-import re
+import uuid
 
 import pytest
 
 from harness.environment import Environment
-
-_GO_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
-_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def go_duration_ms(text: str) -> float:
-    """Milliseconds in a Go duration such as '1s' or '250ms' (the forms the services read)."""
-    match = _GO_DURATION.match(text.strip())
-    if match is None:
-        raise ValueError(f"{text!r} is not a Go duration like 1s or 250ms")
-    return float(match.group(1)) * _MS[match.group(2)]
+from suites.reference import gateway_setting_ms
 
 
 @pytest.fixture
 def gateway_deadline_ms(chaos: Environment) -> float:
     """The gateway's per-call downstream deadline, as the compose file configures it."""
-    env = chaos.topology.service("gateway").environment
-    return go_duration_ms(env.get("DOWNSTREAM_TIMEOUT", "1s"))
+    return gateway_setting_ms(chaos, "DOWNSTREAM_TIMEOUT", "1s")
+
+
+@pytest.fixture
+def order_budget_ms(chaos: Environment) -> float:
+    """The whole budget of a POST /orders (REQUEST_TIMEOUT)."""
+    return gateway_setting_ms(chaos, "REQUEST_TIMEOUT", "2s")
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """Orders outlive a test (they are on a volume): each test tells its own by this prefix."""
+    return f"t{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,76 @@
+"""Helpers for chaos suites against the reference system in compose/: its settings, its
+requests, and reading back what it stored."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import requests
+
+from harness.environment import Environment
+from harness.history import OK, History, Op
+from harness.load import RequestFactory, RequestSpec
+from harness.probes import fetch_metrics, sample
+
+_GO_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
+_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def go_duration_ms(text: str) -> float:
+    """Milliseconds in a Go duration such as '1s' or '250ms' (the forms the services read)."""
+    match = _GO_DURATION.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a Go duration like 1s or 250ms")
+    return float(match.group(1)) * _MS[match.group(2)]
+
+
+def gateway_setting_ms(env: Environment, name: str, default: str) -> float:
+    """A duration setting of the gateway, as the compose file configures it, in ms."""
+    return go_duration_ms(env.topology.service("gateway").environment.get(name, default))
+
+
+def order_requests(prefix: str) -> RequestFactory:
+    """POST /orders with a unique Idempotency-Key and X-Request-ID per request."""
+
+    def make(index: int) -> RequestSpec:
+        headers = {"Idempotency-Key": f"{prefix}-{index}", "X-Request-ID": f"{prefix}-req-{index}"}
+        return "POST", "/orders", headers, {"item": 1 + index % 5, "quantity": 1}
+
+    make.__name__ = "POST /orders"
+    return make
+
+
+def order_key(invoke: Op, done: Op) -> str | None:
+    """The Idempotency-Key a POST /orders was sent with (what set-full checks count)."""
+    if not isinstance(invoke.value, dict) or invoke.value.get("method") != "POST":
+        return None
+    headers = invoke.value.get("headers") or {}
+    key = headers.get("Idempotency-Key")
+    return str(key) if key else None
+
+
+def get_json(env: Environment, service: str, path: str) -> Any:
+    reply = requests.get(env.url(service) + path, timeout=10)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def metric(env: Environment, service: str, name: str, **labels: str) -> float | None:
+    return sample(fetch_metrics(env.url(service)), name, labels or None)
+
+
+def stored_order_keys(env: Environment, prefix: str) -> list[str]:
+    """Idempotency keys of the gateway's stored orders that this test created."""
+    orders = get_json(env, "gateway", "/orders")
+    keys = [str(o.get("idempotency_key")) for o in orders]
+    return [k for k in keys if k.startswith(prefix + "-")]
+
+
+def acknowledged(history: History) -> list[tuple[Op, Op]]:
+    """The POST /orders that were answered 201 Created."""
+    return [
+        (invoke, done)
+        for invoke, done in history.completed(OK)
+        if isinstance(done.value, dict) and done.value.get("status") == 201
+    ]
