@@ -20,7 +20,8 @@ def orphaned_sessions(client: docker.DockerClient) -> set[str]:
     """Sessions that own containers, networks or volumes but whose owner has died."""
     orphans: set[str] = set()
     resources = [
-        *client.containers.list(all=True, filters={"label": SESSION_LABEL}),
+        # ignore_removed: another run may be removing a container between list and inspect.
+        *client.containers.list(all=True, filters={"label": SESSION_LABEL}, ignore_removed=True),
         *client.networks.list(filters={"label": SESSION_LABEL}),
         *client.volumes.list(filters={"label": SESSION_LABEL}),
     ]

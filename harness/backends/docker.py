@@ -214,7 +214,11 @@ def remove_session(client: docker.DockerClient, session: str | None) -> None:
     import docker.errors
 
     selector = f"{SESSION_LABEL}={session}" if session else SESSION_LABEL
-    for container in client.containers.list(all=True, filters={"label": selector}):
+    # ignore_removed: another run's reaper may remove the same container between list and
+    # inspect (two xdist workers reap the same orphans at once).
+    for container in client.containers.list(
+        all=True, filters={"label": selector}, ignore_removed=True
+    ):
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
     for network in client.networks.list(filters={"label": selector}):
