@@ -58,6 +58,9 @@ class FaultOn:
 
     fault: Fault
 
+    def __post_init__(self) -> None:
+        _check_fault("FaultOn", self.fault)
+
     def describe(self) -> str:
         return f"on: {self.fault.describe()}"
 
@@ -67,6 +70,9 @@ class FaultOff:
     """Heal ``fault`` (turned on by an earlier step)."""
 
     fault: Fault
+
+    def __post_init__(self) -> None:
+        _check_fault("FaultOff", self.fault)
 
     def describe(self) -> str:
         return f"off: {self.fault.describe()}"
@@ -101,7 +107,8 @@ class LoadBurst:
 
     def __post_init__(self) -> None:
         check_service_name("LoadBurst", "service", self.service)
-        method, _, path = self.request.partition(" ") if isinstance(self.request, str) else ""
+        text = self.request if isinstance(self.request, str) else ""
+        method, _, path = text.partition(" ")
         if not method.isalpha() or not path.startswith("/"):
             raise FaultError(
                 f"LoadBurst.request must look like 'GET /products/1', got {self.request!r}"
@@ -338,6 +345,13 @@ def _run_step(step: Step, target: ScheduleTarget, turned_on: list[Fault]) -> Loa
             timeout=step.timeout_s,
         )
     return None
+
+
+def _check_fault(owner: str, value: object) -> None:
+    if not isinstance(value, Fault):
+        raise FaultError(
+            f"{owner}.fault must be a fault (Latency(...), Kill(...), ...), got {value!r}"
+        )
 
 
 def _check_seconds(name: str, value: object, high: float, unit: str = "seconds") -> None:

@@ -29,6 +29,9 @@ COMPOSE = Path(__file__).with_name("compose.yml")
 # A healthy request through the link takes a few ms on loopback; anything within this much
 # of the baseline counts as "normal latency" after a heal.
 NORMAL_SLACK_MS = 50.0
+# What a busy machine may add to one request (scheduling, not the fault): used only for the
+# upper bound on single requests; medians and lower bounds do without it.
+NOISE_MS = 25.0
 
 
 @dataclass(frozen=True)
@@ -148,13 +151,19 @@ def link_address(link_env: Environment) -> tuple[str, int]:
 
 
 def assert_nothing_remains(env: Environment, baseline_ms: float) -> None:
-    """The proxy has no toxic and is up, and a request succeeds at normal latency."""
+    """The proxy has no toxic and is up, and requests succeed at normal latency.
+
+    Every one of three requests must succeed; the fastest must be within the baseline plus
+    NORMAL_SLACK_MS (a leftover delay slows every request, a busy machine only some).
+    """
     proxy = env.proxy(LINK)
     assert proxy.toxics() == [], f"toxics left on the link: {proxy.toxics()}"
     assert proxy.enabled, "the link is still down"
     assert env.active_faults == ()
-    reply = fetch(env.backend.address("toxiproxy", LINK_PORT))
-    assert reply.ok, f"a request after heal failed: {reply}"
-    assert reply.elapsed_ms < baseline_ms + NORMAL_SLACK_MS, (
-        f"a request after heal took {reply.elapsed_ms:.0f} ms (baseline {baseline_ms:.0f} ms)"
+    address = env.backend.address("toxiproxy", LINK_PORT)
+    replies = [fetch(address) for _ in range(3)]
+    assert all(r.ok for r in replies), f"a request after heal failed: {replies}"
+    fastest = min(r.elapsed_ms for r in replies)
+    assert fastest < baseline_ms + NORMAL_SLACK_MS, (
+        f"requests after heal took {fastest:.0f} ms or more (baseline {baseline_ms:.0f} ms)"
     )

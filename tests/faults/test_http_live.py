@@ -11,9 +11,9 @@ from __future__ import annotations
 import http.client
 import json
 
-from faults import HttpDelay, HttpError, HttpMalformed
+from faults import HttpDelay, HttpError, HttpMalformed, derive_seed
 from harness.environment import Environment
-from tests.faults.conftest import LINK, NORMAL_SLACK_MS, fetch
+from tests.faults.conftest import LINK, NORMAL_SLACK_MS, fetch, median
 
 Address = tuple[str, int]
 INJECTED = "X-Chaos-Injected"
@@ -42,6 +42,7 @@ def test_http_503_at_rate_half_fails_half_the_requests_and_the_same_ones_again(
     n = 200
     fault = HttpError(LINK, status=503, rate=0.5)
     with fault:
+        (toxic,) = link_env.proxy(LINK).toxics()
         first = statuses(link_address, n)
     with fault:
         second = statuses(link_address, n)
@@ -53,6 +54,8 @@ def test_http_503_at_rate_half_fails_half_the_requests_and_the_same_ones_again(
     assert all((marker == "http_error") == (s == 503) for s, marker in first)
     assert first == second, "the same session seed did not fail the same requests"
     assert failed == fault.predicted(link_env.seed, n)
+    assert toxic.toxicity == 1.0
+    assert toxic.attributes["seed"] == derive_seed(link_env.seed, fault)
 
 
 def test_a_different_seed_fails_different_requests(
@@ -73,13 +76,14 @@ def test_http_delay_holds_back_exactly_the_predicted_responses(
     n = 12
     fault = HttpDelay(LINK, ms=200, rate=0.5)
     with fault:
-        elapsed = [fetch(link_address).elapsed_ms for _ in range(n)]
-    expected = fault.predicted(link_env.seed, n)
-    for took, delayed in zip(elapsed, expected, strict=True):
-        if delayed:
-            assert 200 * 0.9 <= took - baseline_ms <= 200 * 1.1, elapsed
-        else:
-            assert took < baseline_ms + NORMAL_SLACK_MS, elapsed
+        added = [fetch(link_address).elapsed_ms - baseline_ms for _ in range(n)]
+    # Held or not is read with a wide margin (half the delay), so the pattern comparison is
+    # exact; the size of the delay is then checked on the median of the held ones.
+    held = [a >= 100 for a in added]
+    assert held == fault.predicted(link_env.seed, n), added
+    delays = [a for a, h in zip(added, held, strict=True) if h]
+    assert abs(median(delays) - 200) <= 0.1 * 200, added
+    assert all(a < NORMAL_SLACK_MS for a, h in zip(added, held, strict=True) if not h), added
 
 
 def test_http_malformed_truncate_sends_half_the_body_and_closes(

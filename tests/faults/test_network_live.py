@@ -29,7 +29,7 @@ from faults import (
     Timeout,
 )
 from harness.environment import Environment
-from tests.faults.conftest import LINK, assert_nothing_remains, fetch, median
+from tests.faults.conftest import LINK, NOISE_MS, assert_nothing_remains, fetch, median
 
 Address = tuple[str, int]
 
@@ -57,7 +57,7 @@ def test_latency_jitter_stays_within_its_bounds(
 ) -> None:
     with Latency(LINK, ms=200, jitter_ms=50):
         added = [fetch(link_address).elapsed_ms - baseline_ms for _ in range(8)]
-    assert all(150 * 0.9 <= a <= 250 * 1.1 for a in added), added
+    assert all(150 * 0.9 <= a <= 250 * 1.1 + NOISE_MS for a in added), added
     assert max(added) - min(added) > 5, f"no jitter at all: {added}"
 
 
@@ -78,10 +78,10 @@ def test_slow_close_holds_the_close_back_by_its_delay(
     link_env: Environment, link_address: Address, baseline_ms: float
 ) -> None:
     with SlowClose(LINK, delay_ms=300):
-        reply = fetch(link_address, close=True)
-    assert reply.ok, "slow_close must not change the data"
-    assert reply.closed
-    added = reply.elapsed_ms - baseline_ms
+        replies = [fetch(link_address, close=True) for _ in range(3)]
+    assert all(r.ok for r in replies), "slow_close must not change the data"
+    assert all(r.closed for r in replies)
+    added = median([r.elapsed_ms for r in replies]) - baseline_ms
     assert 300 * 0.9 <= added <= 300 * 1.1, added
 
 
@@ -89,10 +89,10 @@ def test_timeout_swallows_the_reply_and_closes_after_its_time(
     link_env: Environment, link_address: Address, baseline_ms: float
 ) -> None:
     with Timeout(LINK, after_ms=300):
-        reply = fetch(link_address)
-    assert reply.received == 0
-    assert reply.closed
-    assert 300 * 0.9 <= reply.elapsed_ms - baseline_ms <= 300 * 1.1, reply.elapsed_ms
+        replies = [fetch(link_address) for _ in range(3)]
+    assert all(r.received == 0 and r.closed for r in replies), replies
+    added = median([r.elapsed_ms for r in replies]) - baseline_ms
+    assert 300 * 0.9 <= added <= 300 * 1.1, added
 
 
 @pytest.mark.parametrize("stream", ["both", "downstream", "upstream"])
@@ -109,12 +109,12 @@ def test_reset_peer_resets_the_connection_after_its_time(
     link_env: Environment, link_address: Address, baseline_ms: float
 ) -> None:
     with ResetPeer(LINK, after_ms=200):
-        reply = fetch(link_address)
+        replies = [fetch(link_address) for _ in range(3)]
     # The loopback client sits behind Docker's port proxy, which turns the RST into a
     # plain close; the reset itself is checked from inside the network below.
-    assert reply.received == 0
-    assert reply.closed
-    assert 200 * 0.9 <= reply.elapsed_ms - baseline_ms <= 200 * 1.1, reply.elapsed_ms
+    assert all(r.received == 0 and r.closed for r in replies), replies
+    added = median([r.elapsed_ms for r in replies]) - baseline_ms
+    assert 200 * 0.9 <= added <= 200 * 1.1, added
 
 
 def test_reset_peer_is_seen_as_a_reset_by_the_links_own_client(link_env: Environment) -> None:

@@ -83,6 +83,8 @@ def test_ill_formed_schedules_are_refused(steps: tuple[Any, ...], message: str) 
         (lambda: LoadBurst("gateway", "products"), r"LoadBurst\.request must look like"),
         (lambda: LoadBurst("gateway", rate=0), r"LoadBurst\.rate must be more than 0"),
         (lambda: LoadBurst("gateway", seconds=61), r"LoadBurst\.seconds must be more than 0"),
+        (lambda: LoadBurst("gateway", 5), r"LoadBurst\.request must look like"),
+        (lambda: FaultOn("latency"), r"FaultOn\.fault must be a fault"),
     ],
 )
 def test_bad_steps_are_refused(build: Any, message: str) -> None:
