@@ -206,7 +206,7 @@ func (d *downstream) attemptThroughBreaker(ctx context.Context, method, path, ke
 // attempt is one HTTP exchange under its own deadline: DOWNSTREAM_TIMEOUT, or less when
 // the request's budget (ctx) ends sooner.
 func (d *downstream) attempt(ctx context.Context, method, path, key string, body any) (reply, error) {
-	if !d.svc.Bugs.On(platform.BugNoDeadline) {
+	if !d.svc.Bugs.On(platform.BugNoDeadline) { // (no-deadline: no per-attempt deadline)
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d.cfg.DownstreamTimeout)
 		defer cancel()

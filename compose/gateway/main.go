@@ -56,6 +56,7 @@ func main() {
 		svc.Fatal("cannot start", err)
 	}
 	g.routes(svc.Router)
+	svc.SafeGo("warm product cache", g.warmCache)
 	svc.OnShutdown(func(ctx context.Context) { g.close(ctx) })
 	svc.Run()
 }

@@ -112,7 +112,7 @@ func (g *gateway) reserveAndCharge(ctx context.Context, o Order) (reservation, c
 	return reservation, charge, eg.Wait()
 }
 
-// fanOutWithWaitGroupBug is seeded bug waitgroup-misuse: a hand-rolled WaitGroup fan-out
+// fanOutWithWaitGroupBug: Seeded bug waitgroup-misuse: a hand-rolled WaitGroup fan-out
 // whose error path returns before Done, so Wait blocks forever once either call fails.
 func (g *gateway) fanOutWithWaitGroupBug(ctx context.Context, calls ...func(context.Context) error) error {
 	var (

@@ -149,6 +149,28 @@ func decodeProduct(body []byte) (Product, error) {
 	return Product{ID: int(m["id"].(float64)), Stock: int(m["stock"].(float64))}, nil
 }
 
+// warmCache fills the product cache once at start-up, so that reads have a degraded
+// answer to fall back on even for products nobody has read yet. It is a head start, not
+// a dependency: it bypasses the bulkhead and breaker (so start-up failures never open
+// it) and gives up after a few tries.
+func (g *gateway) warmCache() {
+	for try := 1; try <= 5; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.DownstreamTimeout)
+		r, err := g.inventory.attempt(ctx, http.MethodGet, "/products", "", nil)
+		cancel()
+		var products []Product
+		if err == nil && json.Unmarshal(r.body, &products) == nil {
+			for _, p := range products {
+				g.cache.put(p)
+			}
+			g.svc.Log.Info("product cache warmed", "products", len(products))
+			return
+		}
+		time.Sleep(time.Duration(try) * 500 * time.Millisecond)
+	}
+	g.svc.Log.Warn("product cache not warmed: inventory did not answer; it fills as products are read")
+}
+
 // productCache keeps the last good answer per product for degraded reads.
 type productCache struct {
 	mu       sync.Mutex
