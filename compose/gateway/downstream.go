@@ -148,9 +148,18 @@ func (d *downstream) refreshState() {
 }
 
 // call performs one logical call and decodes nothing: it returns the 2xx body, or an
-// error (errShed, errBreakerOpen, *statusError, a context error, a transport error).
-// key is the Idempotency-Key; only a call with a key is retried.
+// error naming the downstream and wrapping errShed, errBreakerOpen, a *statusError, a
+// context error or a transport error. key is the Idempotency-Key; only a call with a
+// key is retried.
 func (d *downstream) call(ctx context.Context, method, path, key string, body any) (reply, error) {
+	r, err := d.guardedCall(ctx, method, path, key, body)
+	if err != nil {
+		err = fmt.Errorf("%s: %w", d.name, err)
+	}
+	return r, err
+}
+
+func (d *downstream) guardedCall(ctx context.Context, method, path, key string, body any) (reply, error) {
 	if d.bulk != nil {
 		select {
 		case d.bulk <- struct{}{}:

@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -117,7 +116,7 @@ func (g *gateway) requestContext(c *gin.Context, budget time.Duration) (context.
 // fail answers a request whose downstream call failed, with a status that tells the client
 // what happened: 503 + Retry-After for shed and fast-failed calls, 504 when the deadline
 // passed, the downstream's own 4xx, and 502 for anything else.
-func (g *gateway) fail(c *gin.Context, downstream string, err error) {
+func (g *gateway) fail(c *gin.Context, err error) {
 	id := platform.RequestID(c.Request.Context())
 	var se *statusError
 	status := http.StatusBadGateway
@@ -135,8 +134,8 @@ func (g *gateway) fail(c *gin.Context, downstream string, err error) {
 	case errors.As(err, &se) && se.status/100 == 4:
 		status = se.status
 	}
-	g.svc.Log.Warn("downstream call failed", "downstream", downstream, "err", err.Error(), "status", status, "request_id", id)
-	c.JSON(status, gin.H{"error": fmt.Sprintf("%s: %v", downstream, err), "request_id": id})
+	g.svc.Log.Warn("downstream call failed", "err", err.Error(), "status", status, "request_id", id)
+	c.JSON(status, gin.H{"error": err.Error(), "request_id": id})
 }
 
 // countHandled counts one acknowledged order.

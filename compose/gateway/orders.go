@@ -62,7 +62,7 @@ func (g *gateway) createOrder(c *gin.Context) {
 	defer cancel()
 	reservation, charge, err := g.reserveAndCharge(ctx, o)
 	if err != nil {
-		g.fail(c, "order", err)
+		g.fail(c, err)
 		return
 	}
 	// Decoded here, on the handler goroutine: a reply of an unexpected shape panics in the
@@ -136,8 +136,9 @@ func (g *gateway) fanOutWithWaitGroupBug(ctx context.Context, calls ...func(cont
 	return first
 }
 
-// decodeID reads a numeric field from a downstream's JSON reply, trusting its documented
-// shape (see decodeProduct for why that latent mistake is kept).
+// decodeID reads a numeric field from a downstream's 2xx JSON reply. Like decodeProduct it
+// trusts the documented shape and treats any other reply as impossible: it panics, here
+// on the handler goroutine, where gin.Recovery turns the panic into a 500.
 func decodeID(body []byte, field string) int64 {
 	var m map[string]any
 	if err := json.Unmarshal(body, &m); err != nil {

@@ -83,7 +83,7 @@ func (g *gateway) getProduct(c *gin.Context) {
 			g.answerProduct(c, id, r)
 		}
 	case <-ctx.Done():
-		g.answerProduct(c, id, productResult{err: ctx.Err()})
+		g.answerProduct(c, id, productResult{err: fmt.Errorf("inventory: %w", ctx.Err())})
 	}
 }
 
@@ -98,7 +98,7 @@ func (g *gateway) answerProduct(c *gin.Context, id int, r productResult) {
 	if unreachable(r.err) {
 		if g.svc.Bugs.On(platform.BugNoFallback) {
 			// Seeded bug no-fallback: no degraded answer, just an error.
-			c.JSON(http.StatusInternalServerError, gin.H{"error": "inventory: " + r.err.Error()})
+			c.JSON(http.StatusInternalServerError, gin.H{"error": r.err.Error()})
 			return
 		}
 		if p, ok := g.cache.get(id); ok {
@@ -107,7 +107,7 @@ func (g *gateway) answerProduct(c *gin.Context, id int, r productResult) {
 			return
 		}
 	}
-	g.fail(c, "inventory", r.err)
+	g.fail(c, r.err)
 }
 
 // unreachable reports failures that mean inventory cannot be reached at all (refused or
