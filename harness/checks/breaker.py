@@ -30,9 +30,13 @@ def breaker_trips_and_recovers(
     epsilon_s: float = 1.5,
     downstream_calls: Sequence[tuple[float, float | None]] | None = None,
     calls_allowed_while_open: int = 3,
+    breaker: str = "the breaker",
 ) -> Verdict:
     """The breaker opens during the fault and is closed again by ``timeout_s + epsilon_s``
-    after it; while open, the downstream receives (almost) no calls."""
+    after it; while open, the downstream receives (almost) no calls.
+
+    ``breaker`` names it in messages, e.g. "the gateway's breaker for inventory".
+    """
     name = "breaker trips and recovers"
     known = [(t, s) for t, s in states if s is not None]
     if not known:
@@ -41,11 +45,15 @@ def breaker_trips_and_recovers(
     evidence = {"state path": " → ".join(f"{_NAMES.get(s, s)}@{t:.2f}s" for t, s in path)}
     during = [s for t, s in known if fault_start <= t <= fault_end + epsilon_s]
     if OPEN not in during:
+        seen = [
+            c for t, c in downstream_calls or () if c is not None and fault_start <= t <= fault_end
+        ]
+        reached = f": {seen[-1] - seen[0]:g} calls reached it" if len(seen) >= 2 else ""
         return Verdict.failing(
             name,
-            "the breaker never opened while the downstream was failing "
+            f"{breaker} never opened while the downstream was failing "
             f"(states seen: {sorted({_NAMES.get(s, str(s)) for s in during})}); calls went "
-            "straight through to a failing downstream",
+            f"straight through to a failing downstream{reached}",
             **evidence,
         )
     illegal = [(a, b) for (_, a), (_, b) in itertools.pairwise(path) if (a, b) in _ILLEGAL]
@@ -56,10 +64,15 @@ def breaker_trips_and_recovers(
     closed_at = next((t for t, s in after if s == CLOSED), None)
     if closed_at is None or closed_at > recovered_by:
         last = _NAMES.get(after[-1][1], "?") if after else "unknown"
-        when = f"only at +{closed_at - fault_end:.1f} s" if closed_at else f"never (last: {last})"
+        watched = after[-1][0] - fault_end if after else 0.0
+        when = (
+            f"closed only at +{closed_at - fault_end:.1f} s"
+            if closed_at
+            else f"never closed (still {last} {watched:.1f} s later)"
+        )
         return Verdict.failing(
             name,
-            f"after the downstream healed, the breaker closed {when}; it should within "
+            f"after the downstream healed, {breaker} {when}; it should close within "
             f"Timeout {timeout_s:.1f} s + {epsilon_s:.1f} s: it is stuck open",
             **evidence,
         )
@@ -71,7 +84,7 @@ def breaker_trips_and_recovers(
         if leaked > calls_allowed_while_open:
             return Verdict.failing(
                 name,
-                f"the downstream received {leaked:g} calls while the breaker was open "
+                f"the downstream received {leaked:g} calls while {breaker} was open "
                 f"(at most {calls_allowed_while_open} half-open probes expected)",
                 **evidence,
             )

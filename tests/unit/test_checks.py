@@ -186,6 +186,30 @@ def test_breaker_open_but_calls_still_flowing_fails() -> None:
     assert "received 51 calls while the breaker was open" in verdict.message
 
 
+def test_breaker_failures_name_the_breaker_and_the_calls_that_got_through() -> None:
+    never_opened = breaker_trips_and_recovers(
+        series((0, 0), (2, 0), (4, 0)),
+        fault_start=1,
+        fault_end=3,
+        timeout_s=1,
+        downstream_calls=series((0, 5), (1, 10), (2, 30), (3, 50), (4, 60)),
+        breaker="the gateway's breaker for inventory",
+    )
+    assert never_opened.outcome is Outcome.FAIL
+    assert never_opened.message.startswith("the gateway's breaker for inventory never opened")
+    assert never_opened.message.endswith(": 40 calls reached it")
+    stuck = breaker_trips_and_recovers(
+        series((0, 0), (2, 2), (4, 2), (8, 2)),
+        fault_start=1,
+        fault_end=3,
+        timeout_s=1,
+        breaker="the gateway's breaker for inventory",
+    )
+    assert "the gateway's breaker for inventory never closed (still open 5.0 s later)" in (
+        stuck.message
+    )
+
+
 def test_breaker_never_observed_is_unknown() -> None:
     verdict = breaker_trips_and_recovers(series((0, None)), fault_start=0, fault_end=1, timeout_s=1)
     assert verdict.outcome is Outcome.UNKNOWN
