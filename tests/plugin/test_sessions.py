@@ -22,7 +22,7 @@ def test_fails(chaos):
 """
 
 
-def test_keep_on_failure_leaves_the_system_up_and_prints_how_to_reach_and_remove_it(
+def test_keep_on_failure_leaves_the_system_up_on_loopback_and_prints_how_to_reach_and_remove_it(
     harness: Run,
 ) -> None:
     harness.setup(FAILING, compose_one(harness.context))
@@ -44,6 +44,13 @@ def test_keep_on_failure_leaves_the_system_up_and_prints_how_to_reach_and_remove
     assert any(item.startswith("container ") for item in kept), kept
     assert any(item.startswith("network ") for item in kept), kept
     assert any(item.startswith("volume ") for item in kept), kept
+
+    # Reachable on loopback only: every published port of the session binds 127.0.0.1.
+    label = f"label=chaos-harness.session={session}"
+    for container in docker_cli("ps", "-q", "--filter", label):
+        bindings = docker_cli("port", container)
+        assert bindings, container
+        assert all(line.split(" -> ")[1].startswith("127.0.0.1:") for line in bindings), bindings
 
     # The printed removal command removes all of it.
     lines = result.stdout.lines
