@@ -21,16 +21,23 @@ def test_1_leaves_latency_on(chaos):
     assert [t.name for t in chaos.proxy(LINK).toxics()] == ["chaos-latency-downstream"]
 
 
-def test_2_starts_healed(chaos):
+def test_2_changes_toxiproxy_by_hand(chaos):
+    proxy = chaos.proxy(LINK)
+    proxy.add_toxic("by-hand", "latency", "downstream", {"latency": 2000})
+    proxy.set_enabled(False)
+
+
+def test_3_starts_healed(chaos):
+    assert chaos.proxy(LINK).enabled
     assert chaos.active_faults == ()
     assert chaos.proxy(LINK).toxics() == []
     started = time.monotonic()
     reply = requests.get(chaos.url("gateway") + "/products/1", timeout=10)
     assert reply.status_code == 200
-    assert time.monotonic() - started < 1.5, "the latency of test 1 is still on"
+    assert time.monotonic() - started < 1.5, "the latency of test 1 or 2 is still on"
 
 
-def test_3_unknown_names_are_refused_with_the_known_ones(chaos):
+def test_4_unknown_names_are_refused_with_the_known_ones(chaos):
     with pytest.raises(TopologyError, match=r"no service named 'nope' .* gateway, inventory"):
         chaos.url("nope")
     with pytest.raises(ChaosError, match=r"no link named 'a->b'.*links are: " + LINK):
@@ -38,19 +45,22 @@ def test_3_unknown_names_are_refused_with_the_known_ones(chaos):
 """
 
 
-def test_fault_left_on_fails_teardown_with_leftover_fault_error_and_next_test_is_healed(
+def test_fault_or_toxic_left_on_fails_teardown_with_leftover_fault_error_and_next_test_is_healed(
     harness: Run,
 ) -> None:
     harness.setup(LEAVES_A_FAULT, compose_proxied(harness.context))
 
     result = harness.run("-p", "no:randomly")
 
-    result.assert_outcomes(passed=3, errors=1)
+    result.assert_outcomes(passed=4, errors=2)
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_1_leaves_latency_on*",
             "E *LeftoverFaultError: faults were still active when the test ended (now healed): "
             "latency 3000 ms on gateway->inventory (downstream)*",
+            "*ERROR at teardown of test_2_changes_toxiproxy_by_hand*",
+            "E *LeftoverFaultError: faults were still active when the test ended (now healed): "
+            "toxic by-hand (latency) on gateway->inventory; link gateway->inventory down*",
         ]
     )
     assert len(harness.sessions) == 1
