@@ -29,3 +29,9 @@ if [ -f toxiproxy/go.mod ]; then
 	(cd toxiproxy && CGO_ENABLED=0 go build -trimpath -o ../bin/toxiproxy .)
 fi
 # --- end toxiproxy ---
+
+# The harness's race variant (CHAOS_VARIANT=race) applies to every image. Toxiproxy is not
+# under test, so unless a race build of it exists its race slot is the plain build.
+if [ -f bin/toxiproxy ] && [ ! bin/race/toxiproxy -nt bin/toxiproxy ]; then
+	ln -f bin/toxiproxy bin/race/toxiproxy
+fi
