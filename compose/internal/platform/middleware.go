@@ -6,8 +6,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -88,5 +90,16 @@ func (s *Service) accessLog() gin.HandlerFunc {
 		s.Log.Log(c.Request.Context(), level, "request",
 			"method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(),
 			"duration_ms", time.Since(start).Milliseconds(), "request_id", RequestID(c.Request.Context()))
+	}
+}
+
+func (s *Service) accessLevel(route string, status int) slog.Level {
+	switch {
+	case status >= 500:
+		return slog.LevelWarn
+	case route == "/metrics" || route == "/healthz" || strings.HasPrefix(route, "/debug/pprof"):
+		return slog.LevelDebug
+	default:
+		return slog.LevelInfo
 	}
 }

@@ -3,9 +3,7 @@
 package platform
 
 import (
-	"log/slog"
 	"net/http/pprof"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -20,15 +18,4 @@ func mountPprof(r *gin.Engine) {
 	g.GET("/trace", gin.WrapF(pprof.Trace))
 	// goroutine, heap, allocs, block, mutex, threadcreate
 	g.GET("/:name", func(c *gin.Context) { pprof.Handler(c.Param("name")).ServeHTTP(c.Writer, c.Request) })
-}
-
-func (s *Service) accessLevel(route string, status int) slog.Level {
-	switch {
-	case status >= 500:
-		return slog.LevelWarn
-	case route == "/metrics" || route == "/healthz" || strings.HasPrefix(route, "/debug/pprof"):
-		return slog.LevelDebug
-	default:
-		return slog.LevelInfo
-	}
 }
