@@ -1,0 +1,140 @@
+"""Bounded concurrency (bulkheads): under overload with a slow downstream, a service's
+goroutines stay under a ceiling set by its bulkhead, and the calls it cannot take are shed
+at once (503 + Retry-After) instead of piling up."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from faults import Latency
+from harness.checks import answers_within, status_counts, stays_under
+from harness.environment import Environment
+from harness.history import History
+from harness.probes import fetch_metrics, sample
+from harness.sampler import MetricSampler
+
+LINK = "gateway->inventory"
+READ = "GET /products/1"
+OFFERED_RATE = 200.0  # product reads per second, far beyond what 16 slow slots can carry
+OVERLOAD_S = 2.5
+
+# The ceiling is baseline + BULKHEAD_SIZE * GOROUTINES_PER_HELD_CALL + OTHER_GOROUTINES.
+# Goroutines one call holds in the gateway while it waits on the slow downstream: the
+# server's connection goroutine and its background reader, the handler's worker
+# (SafeGo), the slow-request watchdog, and the HTTP transport's read and write loops of
+# the downstream connection: six, plus one for goroutines that come and go with a call.
+GOROUTINES_PER_HELD_CALL = 7
+# Besides the held calls: refusals being answered (a few ms each, so only a handful at a
+# time at OFFERED_RATE) and the keep-alive connections the load generator holds open
+# (one server goroutine each, ~20-30 here). Measured on the correct build (idle baseline
+# 12): peaks of 112-126, so about 100-115 above baseline against the 172 allowed; with
+# no bulkhead, every read of the 2.5 s holds its goroutines for the whole 500 ms
+# (~100 calls at once) and the peak passes 600.
+OTHER_GOROUTINES = 60
+
+_GO_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
+
+
+def go_duration_ms(text: str) -> float:
+    """Milliseconds in a Go duration such as '1s' or '250ms'."""
+    match = _GO_DURATION.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a Go duration like 1s or 250ms")
+    return float(match.group(1)) * {"ms": 1.0, "s": 1000.0, "m": 60_000.0}[match.group(2)]
+
+
+def gateway_metric(chaos: Environment, name: str, labels: Mapping[str, str] | None = None) -> float:
+    value = sample(fetch_metrics(chaos.url("gateway"), "/metrics", timeout=1.0), name, labels)
+    if value is None:
+        pytest.fail(f"the gateway does not export {name}")
+    return value
+
+
+def wait_until_breaker_closed(chaos: Environment, timeout_s: float) -> None:
+    """An open breaker would refuse every call before the bulkhead is ever full."""
+    deadline = time.monotonic() + timeout_s
+    while gateway_metric(chaos, "gateway_breaker_state", {"downstream": "inventory"}) != 0:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the gateway's breaker for inventory did not close within {timeout_s} s")
+        chaos.load("gateway", READ, rate=10, seconds=0.2)
+
+
+def is_shed(reply: Mapping[str, Any]) -> bool:
+    """A bulkhead refusal: 503 with Retry-After (an open breaker's would do too, but the
+    breaker stays closed here: the downstream is slow, not failing)."""
+    return reply.get("status") == 503 and "Retry-After" in (reply.get("headers") or {})
+
+
+def slowed_answers(history: History, at_least_ms: float) -> int:
+    return sum(
+        1
+        for _, done in history.completed()
+        if isinstance(done.value, dict)
+        and done.value.get("status") == 200
+        and done.value.get("latency_ms", 0) >= at_least_ms
+    )
+
+
+@pytest.mark.pitfall("unbounded-concurrency")
+def test_overload_on_a_slow_downstream_is_shed_and_goroutines_stay_bounded(
+    chaos: Environment,
+) -> None:
+    settings = chaos.topology.service("gateway").environment
+    bulkhead_size = int(settings.get("BULKHEAD_SIZE", "16"))
+    deadline_ms = go_duration_ms(settings.get("DOWNSTREAM_TIMEOUT", "1s"))
+    slow_ms = int(deadline_ms / 2)  # below the deadline: calls succeed, but hold their slot
+    wait_until_breaker_closed(chaos, 3.0)
+
+    # Warm up (pooled connections, lazily started goroutines), then measure the baseline
+    # of an idle gateway as the median of a few scrapes.
+    chaos.load("gateway", READ, rate=20, seconds=0.5)
+    time.sleep(0.3)
+    baseline = statistics.median(gateway_metric(chaos, "go_goroutines") for _ in range(5))
+    ceiling = baseline + bulkhead_size * GOROUTINES_PER_HELD_CALL + OTHER_GOROUTINES
+
+    sampler = MetricSampler(chaos, ["gateway"], interval_s=0.05, max_seconds=30)
+    overload_start = time.monotonic()
+    with sampler, Latency(LINK, ms=slow_ms):
+        result = chaos.load(
+            "gateway",
+            READ,
+            rate=OFFERED_RATE,
+            seconds=OVERLOAD_S,
+            timeout=deadline_ms * 3 / 1000,
+        )
+    history = result.history
+    replies = status_counts(history)
+
+    # The fault fired: calls that got a slot waited for the slow downstream.
+    slowed = slowed_answers(history, slow_ms * 0.9)
+    assert slowed > 0, f"no read was slowed by the {slow_ms} ms latency: replies {replies}"
+    assert result.sent >= 0.9 * result.planned, f"the load fell behind: {result.summary()}"
+
+    # Seconds since the overload began, so the peak's time reads as such in the message.
+    series = [(t - overload_start, v) for t, v in sampler.series("gateway", "go_goroutines")]
+    stays_under(
+        series,
+        ceiling,
+        what="the gateway's go_goroutines",
+        why=(
+            f"idle baseline {baseline:g} + BULKHEAD_SIZE {bulkhead_size} x "
+            f"{GOROUTINES_PER_HELD_CALL} per held call + {OTHER_GOROUTINES}; "
+            f"{OFFERED_RATE:g} reads/s for {OVERLOAD_S:g} s on a downstream slowed by "
+            f"{slow_ms} ms; replies {replies}"
+        ),
+    ).require()
+
+    shed = sum(1 for _, done in history.completed() if is_shed(done.value))
+    assert shed > 0, (
+        f"the gateway shed nothing under {OFFERED_RATE:g} reads/s with {slowed} calls "
+        f"held {slow_ms} ms each by a slow inventory: no bulkhead (replies {replies})"
+    )
+    # A refusal makes no downstream call: it takes a few ms. Half the time a held call takes
+    # leaves a wide margin for a busy machine and still tells shedding from queueing.
+    answers_within(history, slow_ms / 2, epsilon_ms=0, select=is_shed).require()
