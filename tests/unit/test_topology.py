@@ -356,6 +356,18 @@ REFUSED: dict[str, tuple[object, str]] = {
     ),
     "prebuild-a-string": (changed("x-chaos/prebuild", "sh build.sh"), "x-chaos.prebuild in"),
     "prebuild-empty": (changed("x-chaos/prebuild", []), "x-chaos.prebuild in"),
+    "unknown-prebuild-key": (
+        changed("x-chaos/prebuild", {"command": ["sh", "build.sh"], "cwd": "."}),
+        "x-chaos.prebuild in",
+    ),
+    "prebuild-inputs-not-globs": (
+        changed("x-chaos/prebuild", {"command": ["sh", "build.sh"], "inputs": "**/*.go"}),
+        "x-chaos.prebuild.inputs in",
+    ),
+    "prebuild-outputs-not-globs": (
+        changed("x-chaos/prebuild", {"command": ["sh", "build.sh"], "outputs": [1]}),
+        "x-chaos.prebuild.outputs in",
+    ),
     "healthcheck-not-mapping": (
         changed("services/gateway/healthcheck", "curl -f localhost"),
         "services.gateway.healthcheck in",
