@@ -236,7 +236,12 @@ def test_availability_counts_ok_answers_and_requires_a_degraded_mark() -> None:
         (FAIL, reply(500, 5)),
     )
     assert available_at_least(served, 0.6, degraded=is_degraded).outcome is Outcome.PASS
-    assert available_at_least(served, 0.9).outcome is Outcome.FAIL
+    below = available_at_least(served, 0.9, what="product reads")
+    assert below.outcome is Outcome.FAIL
+    assert below.message == (
+        "availability fell below target: 2/3 product reads answered (67%; target 90%); "
+        "the others got 1 x 500"
+    )
     healthy = make_history((OK, reply(200, 5, body={"degraded": False})))
     verdict = available_at_least(healthy, 0.5, degraded=is_degraded)
     assert verdict.outcome is Outcome.FAIL
