@@ -22,7 +22,8 @@ def answers_within(
     """Every request got an HTTP answer within budget + epsilon (no client-side timeout).
 
     With ``statuses``, every answer must also have one of those codes (e.g. 200, 503, 504:
-    success or a graceful refusal).
+    success or a graceful refusal). With ``select``, only the replies it picks are judged;
+    when it picks none the verdict is unknown, never a pass.
     """
     name = "answers within budget"
     limit = budget_ms + epsilon_ms
@@ -31,10 +32,12 @@ def answers_within(
     if not completed:
         return Verdict(name, Outcome.UNKNOWN, "the history holds no completed request")
     problems: list[str] = []
+    judged = 0
     for invoke, done in completed:
         value = done.value if isinstance(done.value, dict) else {}
         if select is not None and not select(value):
             continue
+        judged += 1
         status, latency = value.get("status"), value.get("latency_ms")
         if status is None:
             problems.append(f"#{invoke.index} got no answer ({done.error}) after {latency} ms")
@@ -42,20 +45,24 @@ def answers_within(
             problems.append(f"#{invoke.index} answered {status} after {latency:.0f} ms")
         elif allowed is not None and status not in allowed:
             problems.append(f"#{invoke.index} answered {status}, not one of {sorted(allowed)}")
+    if not judged:
+        return Verdict(
+            name, Outcome.UNKNOWN, f"none of the {len(completed)} replies matched the selection"
+        )
     if problems:
         shown = "\n  ".join(problems[:10])
         more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
         return Verdict(
             name,
             Outcome.FAIL,
-            f"{len(problems)} of {len(completed)} requests broke the budget of {budget_ms:.0f} ms "
+            f"{len(problems)} of {judged} requests broke the budget of {budget_ms:.0f} ms "
             f"+ {epsilon_ms:.0f} ms:\n  {shown}{more}",
             {"violations": "\n".join(problems)},
         )
     return Verdict(
         name,
         Outcome.PASS,
-        f"all {len(completed)} requests answered within {limit:.0f} ms",
+        f"all {judged} requests answered within {limit:.0f} ms",
     )
 
 

@@ -71,6 +71,20 @@ def test_answers_within_an_empty_history_is_unknown() -> None:
     assert answers_within(History(), 1000).outcome is Outcome.UNKNOWN
 
 
+def test_answers_within_judges_only_the_selected_replies_and_never_passes_none() -> None:
+    history = make_history((FAIL, reply(503, 5)), (OK, reply(200, 900)), (FAIL, reply(503, 400)))
+
+    def refused(value: dict[str, Any]) -> bool:
+        return value.get("status") == 503
+
+    verdict = answers_within(history, 100, epsilon_ms=0, select=refused)
+    assert verdict.outcome is Outcome.FAIL
+    assert verdict.message.startswith("1 of 2 requests broke the budget of 100 ms")
+    nothing = answers_within(history, 100, select=lambda value: value.get("status") == 429)
+    assert nothing.outcome is Outcome.UNKNOWN
+    assert nothing.message == "none of the 3 replies matched the selection"
+
+
 def test_status_counts_counts_missing_answers_as_none() -> None:
     history = make_history((OK, reply(200, 1)), (OK, reply(200, 1)), (INFO, reply(None, 9)))
     assert status_counts(history) == {200: 2, None: 1}
