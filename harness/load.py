@@ -679,6 +679,11 @@ class LoadRun:
         self._thread = threading.Thread(target=self._main, name="chaos-load", daemon=True)
         self._thread.start()
 
+    @property
+    def history(self) -> History:
+        """The history being written (its clock is the one to stamp events against)."""
+        return self._run.history
+
     def _main(self) -> None:
         # A full collection walks every tracked object in the process (a pytest session
         # holds hundreds of thousands) and stalls the schedule for tens of ms. Freezing

@@ -21,7 +21,15 @@ import tenacity
 from harness.errors import BackendError, StartupError
 from harness.topology import Link, Service, Topology
 
-__all__ = ["Backend", "NotReadyError", "ServiceState"]
+__all__ = ["Backend", "NotReadyError", "ServiceState", "free_port"]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the caller binds it soon after)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from harness.backends.base import Backend, ServiceState
+from harness.backends.base import Backend, ServiceState, free_port
 from harness.build import build_images, build_lock, run_prebuild
 from harness.errors import BackendError, EngineUnavailableError
 from harness.labels import SESSION_LABEL, session_labels
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 __all__ = ["DockerBackend", "docker_client"]
+
+_PORT_ATTEMPTS = 5
 
 
 def docker_client() -> docker.DockerClient:
@@ -89,8 +91,7 @@ class DockerBackend(Backend):
             "networking_config": {
                 self.network_name: self.client.api.create_endpoint_config(aliases=[service.name])
             },
-            # Published ports bind to loopback only: nothing beyond this machine reaches them.
-            "ports": {f"{port}/tcp": ("127.0.0.1", None) for port in sorted(ports)},
+            "ports": {},  # chosen per attempt below
             "volumes": {
                 self._volume_name(m.volume): {"bind": m.target, "mode": "rw"}
                 for m in service.volumes
@@ -103,13 +104,28 @@ class DockerBackend(Backend):
         }
         if service.healthcheck:
             run_args["healthcheck"] = _healthcheck(service.healthcheck)
-        try:
-            container = self.client.containers.create(**run_args)
-            container.start()
-        except docker.errors.APIError as exc:
-            raise BackendError(
-                f"the engine could not start service {service.name!r}: {exc.explanation or exc}"
-            ) from None
+        for attempt in range(_PORT_ATTEMPTS):
+            # Published ports bind to loopback only: nothing beyond this machine reaches them.
+            # They are chosen here, not by the engine, so that a service killed and started
+            # again keeps its address (the engine would pick a new port on every start).
+            run_args["ports"] = {f"{port}/tcp": ("127.0.0.1", free_port()) for port in ports}
+            container = None
+            try:
+                container = self.client.containers.create(**run_args)
+                container.start()
+                break
+            except docker.errors.APIError as exc:
+                if container is not None:
+                    with contextlib.suppress(docker.errors.APIError):
+                        container.remove(force=True)
+                taken = "port is already allocated" in str(exc) or "address already in use" in str(
+                    exc
+                )
+                if not taken or attempt == _PORT_ATTEMPTS - 1:
+                    raise BackendError(
+                        f"the engine could not start service {service.name!r}: "
+                        f"{exc.explanation or exc}"
+                    ) from None
         self._containers[service.name] = container
 
     def down(self) -> None:

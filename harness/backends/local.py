@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -24,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.backends.base import Backend, ServiceState
+from harness.backends.base import Backend, ServiceState, free_port
 from harness.build import build_lock, run_prebuild
 from harness.errors import BackendError, TopologyError
 from harness.labels import owner_alive, owner_token
@@ -77,12 +76,12 @@ class LocalBackend(Backend):
             run_prebuild(topology)
         for service in topology.services.values():
             for port in service.known_ports:
-                self._ports[(service.name, port)] = _free_port()
+                self._ports[(service.name, port)] = free_port()
         if topology.toxiproxy is not None:
             proxy = topology.toxiproxy.service
-            self._ports[(proxy, topology.toxiproxy.api_port)] = _free_port()
+            self._ports[(proxy, topology.toxiproxy.api_port)] = free_port()
             for link in topology.links.values():
-                self._ports[(proxy, link.listen)] = _free_port()
+                self._ports[(proxy, link.listen)] = free_port()
         for volume in topology.volumes:
             (self.folder / "volumes" / volume).mkdir(parents=True)
 
@@ -241,13 +240,6 @@ class LocalBackend(Backend):
         for (name, port), host_port in self._ports.items():
             text = re.sub(rf"(?<![\w.-]){re.escape(name)}:{port}\b", f"127.0.0.1:{host_port}", text)
         return text
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _stop(popen: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:

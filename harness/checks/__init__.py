@@ -23,7 +23,7 @@ from harness.checks.goroutines import (
     no_leaked_goroutines,
 )
 from harness.checks.process import ServiceSnapshot, no_runtime_reports, snapshot, survives
-from harness.checks.timing import answers_within, status_counts
+from harness.checks.timing import answers_within, replies_well_formed, status_counts
 from harness.checks.verdict import Outcome, Verdict
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "no_leaked_goroutines",
     "no_lost_or_duplicated_writes",
     "no_runtime_reports",
+    "replies_well_formed",
     "snapshot",
     "status_counts",
     "stays_under",

@@ -24,11 +24,14 @@ def no_lost_or_duplicated_writes(
     key: Callable[[Op, Op], Hashable | None],
     *,
     what: str = "write",
+    failures_are_definite: bool = True,
 ) -> Verdict:
     """Every acknowledged write present exactly once; none that failed; none twice.
 
     ``key(invoke, completion)`` names the element a write adds (an idempotency key, an
-    order ID), or None for operations that are not writes.
+    order ID), or None for operations that are not writes. With
+    ``failures_are_definite=False`` a failed operation may have left its element anyway
+    (a side effect of a fan-out that failed elsewhere), but never twice.
     """
     name = "no lost or duplicated writes"
     present = Counter(final_read)
@@ -39,6 +42,8 @@ def no_lost_or_duplicated_writes(
             kinds.setdefault(element, set()).add(done.type)
     # An element written more than once (a retry) takes its best-known outcome.
     outcome = {e: OK if OK in k else INFO if INFO in k else FAIL for e, k in kinds.items()}
+    if not failures_are_definite:
+        outcome = {e: INFO if kind == FAIL else kind for e, kind in outcome.items()}
     if not outcome:
         return Verdict.unknown(name, f"the history holds no completed {what}")
     lost = sorted(str(e) for e, kind in outcome.items() if kind == OK and present[e] == 0)

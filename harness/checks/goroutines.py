@@ -92,6 +92,11 @@ def no_leaked_goroutines(
             )
         series.append((round(time.monotonic() - started, 3), count))
         grown = [g for g in diff_goroutines(list(baseline.groups), now) if not _ignored(g, ignored)]
+        # A long-lived goroutine that merely changed state (waiting, then running) moves
+        # from one group to another; only a net growth is a leak.
+        net = _counted(now, ignored) - _counted(baseline.groups, ignored)
+        if net <= 0:
+            grown = []
         if not grown or time.monotonic() >= deadline:
             break
         time.sleep(pause)
@@ -108,17 +113,20 @@ def no_leaked_goroutines(
             f"{baseline.service}: goroutines back to baseline ({baseline.count} → {count})",
             evidence,
         )
-    leaked = sum(g.count for g in grown)
     text = format_groups(grown)
     evidence["leaked goroutines"] = text
     return Verdict(
         name,
         Outcome.FAIL,
-        f"{baseline.service} leaked {leaked} goroutine(s): they were still there {settle_s:.0f} s "
+        f"{baseline.service} leaked {net} goroutine(s): they were still there {settle_s:.0f} s "
         f"after load stopped and faults healed (go_goroutines {baseline.count} → {count}).\n"
         f"Leaked stacks, grouped:\n{text}",
         evidence,
     )
+
+
+def _counted(groups: Iterable[GoroutineGroup], ignored: tuple[str, ...]) -> int:
+    return sum(g.count for g in groups if not _ignored(g, ignored))
 
 
 def _ignored(group: GoroutineGroup, frames: tuple[str, ...]) -> bool:

@@ -11,7 +11,7 @@ import requests
 from harness.backends.base import ServiceState
 from harness.checks.verdict import Verdict
 from harness.errors import ChaosError
-from harness.probes import scan_logs
+from harness.probes import LogFinding, scan_logs
 
 if TYPE_CHECKING:
     from harness.environment import Environment
@@ -67,18 +67,29 @@ def no_runtime_reports(
     service: str,
     since: int = 0,
     kinds: Iterable[str] = ("data race", "panic", "fatal error"),
+    *,
+    also: Iterable[str] = (),
 ) -> Verdict:
     """The service's log (after the ``since`` mark) holds no runtime report of these kinds.
 
     With the race-detector build this is the race check: ``WARNING: DATA RACE`` reports.
+    ``also`` adds plain substrings that count as reports (e.g. net/http's
+    ``superfluous response.WriteHeader``).
     """
     wanted = set(kinds)
-    name = "no " + " / ".join(sorted(wanted)) + " reports"
+    extra = tuple(also)
+    name = "no " + " / ".join(sorted(wanted) + list(extra)) + " reports"
     try:
         logs = env.logs_since(service, since)
     except ChaosError as exc:
         return Verdict.unknown(name, f"could not read the log of {service!r}: {exc}")
     found = [f for f in scan_logs(logs) if f.kind in wanted]
+    found += [
+        LogFinding(text, number, line)
+        for number, line in enumerate(logs.splitlines(), start=1)
+        for text in extra
+        if text in line
+    ]
     if found:
         shown = "\n".join(
             f"{f.kind} at log line {f.line}:\n{_indent(f.excerpt)}" for f in found[:3]

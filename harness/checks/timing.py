@@ -1,4 +1,4 @@
-"""Timing invariants over a history: graceful timeouts and fast refusals."""
+"""Invariants over the replies in a history: graceful timeouts, well-formed answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from harness.checks.verdict import Outcome, Verdict
 from harness.history import FAIL, INFO, OK, History
 
-__all__ = ["answers_within", "status_counts"]
+__all__ = ["answers_within", "replies_well_formed", "status_counts"]
 
 
 def answers_within(
@@ -74,3 +74,37 @@ def status_counts(history: History) -> dict[int | None, int]:
         key = status if isinstance(status, int) else None
         counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def replies_well_formed(
+    history: History,
+    *,
+    is_well_formed: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> Verdict:
+    """Every request got a complete HTTP reply with a parseable body.
+
+    A dropped connection (no status) or a body that is not the JSON the service always
+    answers (say, two replies written into one response) is a malformed reply. By default
+    a reply is well formed when its body parsed as JSON; pass ``is_well_formed`` for
+    services that answer something else.
+    """
+    name = "replies well formed"
+    completed = history.completed(OK, FAIL, INFO)
+    if not completed:
+        return Verdict.unknown(name, "the history holds no completed request")
+    check = is_well_formed or (lambda value: value.get("body") is not None)
+    problems: list[str] = []
+    for invoke, done in completed:
+        value = done.value if isinstance(done.value, dict) else {}
+        if value.get("status") is None:
+            problems.append(f"#{invoke.index} got no reply: {done.error}")
+        elif not check(value):
+            problems.append(f"#{invoke.index} answered {value.get('status')} with a malformed body")
+    if problems:
+        shown = "\n  ".join(problems[:10])
+        return Verdict.failing(
+            name,
+            f"{len(problems)} of {len(completed)} requests got no or a malformed reply:\n  {shown}",
+            violations="\n".join(problems),
+        )
+    return Verdict.passing(name, f"all {len(completed)} replies complete and well formed")
