@@ -7,7 +7,19 @@ import uuid
 import pytest
 
 from harness.environment import Environment
-from suites.reference import gateway_setting_ms
+from suites.reference import close_breakers, gateway_setting_ms
+
+
+@pytest.fixture(autouse=True)
+def breakers_closed(request: pytest.FixtureRequest) -> None:
+    """Every test starts with the gateway's breakers closed, whatever the last one did.
+
+    The harness heals faults between tests; a breaker's memory of them is the service's
+    own state, which only traffic clears. A bug that keeps it open fails the test itself.
+    """
+    for name in ("chaos", "chaos_race"):
+        if name in request.fixturenames:
+            close_breakers(request.getfixturevalue(name))
 
 
 @pytest.fixture

@@ -3,10 +3,13 @@ requests, and reading back what it stored."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import uuid
 from typing import Any
 
 import requests
+import tenacity
 
 from harness.environment import Environment
 from harness.history import OK, History, Op
@@ -74,3 +77,43 @@ def acknowledged(history: History) -> list[tuple[Op, Op]]:
         for invoke, done in history.completed(OK)
         if isinstance(done.value, dict) and done.value.get("status") == 201
     ]
+
+
+class BreakerOpen(Exception):
+    """A gateway breaker is not closed yet."""
+
+
+def close_breakers(env: Environment, timeout_s: float = 10.0) -> bool:
+    """Drive the gateway's breakers back to closed after an earlier test tripped them.
+
+    An open breaker only closes after its timeout *and* a successful probe, so a quiet
+    system keeps it open forever: send a product read and an order (each touches one
+    downstream) until every breaker reads closed. True when they all did in time.
+    """
+
+    @tenacity.retry(
+        retry=tenacity.retry_if_exception_type(BreakerOpen),
+        stop=tenacity.stop_after_delay(timeout_s),
+        wait=tenacity.wait_exponential(multiplier=0.1, max=1.0),
+        reraise=True,
+    )
+    def settle() -> None:
+        states = fetch_metrics(env.url("gateway")).get("gateway_breaker_state", {})
+        if all(value == 0 for value in states.values()):
+            return
+        base = env.url("gateway")
+        with contextlib.suppress(requests.RequestException):
+            requests.get(f"{base}/products/1", timeout=3)
+            requests.post(
+                f"{base}/orders",
+                json={"item": 1, "quantity": 1},
+                headers={"Idempotency-Key": f"settle-{uuid.uuid4().hex}"},
+                timeout=3,
+            )
+        raise BreakerOpen
+
+    try:
+        settle()
+    except BreakerOpen:
+        return False
+    return True
