@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -227,4 +228,44 @@ func TestRepliesWellFormedAtTheDeadline(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestRequestIDGoesDownstream(t *testing.T) {
+	seen := make(chan string, 1)
+	inv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Get(platform.HeaderRequestID)
+		io.WriteString(w, `{"id":1,"stock":5}`)
+	})
+	g := newTestGateway(t, nil, inv, nil)
+	a := g.do(t, http.MethodGet, "/products/1", map[string]string{platform.HeaderRequestID: "trace-me"}, nil)
+	if a.code != 200 || a.header.Get(platform.HeaderRequestID) != "trace-me" {
+		t.Fatalf("%d, echoed %q", a.code, a.header.Get(platform.HeaderRequestID))
+	}
+	if got := <-seen; got != "trace-me" {
+		t.Fatalf("inventory saw request ID %q", got)
+	}
+}
+
+func TestBackoffIsBoundedAndJittered(t *testing.T) {
+	ctx := context.Background()
+	distinct := map[time.Duration]bool{}
+	for range 20 {
+		start := time.Now()
+		if err := sleepBackoff(ctx, 3, time.Millisecond); err != nil { // ceiling 4ms
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		if took > 50*time.Millisecond {
+			t.Fatalf("slept %v, ceiling is 4ms", took)
+		}
+		distinct[took.Round(500*time.Microsecond)] = true
+	}
+	if len(distinct) < 2 {
+		t.Fatal("no jitter: every backoff took the same time")
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := sleepBackoff(cancelled, 10, time.Second); err == nil {
+		t.Fatal("a spent budget must end the backoff at once")
+	}
 }

@@ -4,11 +4,13 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -196,5 +198,20 @@ func TestBugNoGracefulShutdownExitsAtOnce(t *testing.T) {
 	took, _ := serveSlow(t, s)
 	if took > 100*time.Millisecond {
 		t.Fatalf("Serve took %v; the seeded bug should exit without draining", took)
+	}
+}
+
+// Main exits 2 with the known names when CHAOS_BUGS has an unknown one (run in a child).
+func TestMainExits2OnUnknownBug(t *testing.T) {
+	if os.Getenv("PLATFORM_TEST_CHILD") == "1" {
+		Main("test")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMainExits2OnUnknownBug$")
+	cmd.Env = append(os.Environ(), "PLATFORM_TEST_CHILD=1", "CHAOS_BUGS=no-such-bug")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), BugNoFallback) {
+		t.Fatalf("want exit 2 listing the known bugs; err=%v output:\n%s", err, out)
 	}
 }
