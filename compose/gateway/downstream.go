@@ -159,6 +159,8 @@ func (d *downstream) call(ctx context.Context, method, path, key string, body an
 	return r, err
 }
 
+// guardedCall is call without the downstream's name on its errors: bulkhead, then
+// retries of attempts through the breaker.
 func (d *downstream) guardedCall(ctx context.Context, method, path, key string, body any) (reply, error) {
 	if d.bulk != nil {
 		select {
@@ -184,7 +186,7 @@ func (d *downstream) guardedCall(ctx context.Context, method, path, key string, 
 		r   reply
 		err error
 	)
-	for attempt := 0; attempt < max(attempts, 1); attempt++ {
+	for attempt := range attempts {
 		if attempt > 0 {
 			d.m.retries.WithLabelValues(d.name).Inc()
 			if werr := sleepBackoff(ctx, attempt, d.cfg.RetryBackoff); werr != nil {
