@@ -10,8 +10,10 @@ cd "$(dirname "$0")"
 SERVICES="gateway inventory payment"
 
 # bin/data is copied into every image as /data, owned by the service user, so a fresh
-# named volume mounted there is writable (Docker seeds a new volume from the image).
+# named volume mounted there is writable (Docker seeds a new volume from the image). Its
+# .keep file lets the harness see it among the prebuild outputs.
 mkdir -p bin/data bin/race
+[ -f bin/data/.keep ] || : >bin/data/.keep
 for name in $SERVICES; do
 	CGO_ENABLED=0 go build -trimpath -o "bin/$name" "./$name"
 done
