@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -18,8 +17,8 @@ from harness.checks import Verdict, breaker_trips_and_recovers, status_counts
 from harness.checks.breaker import CLOSED, HALF_OPEN, OPEN
 from harness.environment import Environment
 from harness.history import History
-from harness.probes import fetch_metrics, sample
 from harness.sampler import MetricSampler, Series
+from suites.reference import gateway_setting_ms, metric
 
 LINK = "gateway->inventory"
 BREAKER = {"downstream": "inventory"}
@@ -36,33 +35,18 @@ FAST_FAIL_MS = 150.0  # an open breaker answers from memory: far below SLOW_FAIL
 RECOVERY_EPSILON_S = 1.5  # on top of BREAKER_TIMEOUT: the next probe plus scrape jitter
 
 STATE_NAMES = {CLOSED: "closed", HALF_OPEN: "half-open", OPEN: "open", None: "not exported"}
-_GO_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
 
 
-def go_duration_s(text: str) -> float:
-    """Seconds in a Go duration such as '1s' or '250ms'."""
-    match = _GO_DURATION.match(text.strip())
-    if match is None:
-        raise ValueError(f"{text!r} is not a Go duration like 1s or 250ms")
-    return float(match.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[match.group(2)]
-
-
-def breaker_state(chaos: Environment) -> float | None:
-    metrics = fetch_metrics(chaos.url("gateway"), "/metrics", timeout=1.0)
-    return sample(metrics, "gateway_breaker_state", BREAKER)
-
-
-def wait_until_breaker_closed(chaos: Environment, timeout_s: float) -> None:
-    """Earlier tests may have left the breaker open; healthy reads let it probe and close."""
-    deadline = time.monotonic() + timeout_s
-    while (state := breaker_state(chaos)) != CLOSED:
-        if time.monotonic() > deadline:
-            pytest.fail(
-                "before this test began, the gateway's breaker for inventory was still "
-                f"{STATE_NAMES.get(state, state)} after {timeout_s:.1f} s of healthy reads "
-                "(an earlier test tripped it): it does not recover"
-            )
-        chaos.load("gateway", READ, rate=10, seconds=0.2)
+def require_breaker_closed(chaos: Environment) -> None:
+    """The suite's fixture drives breakers closed before each test; one that stayed open
+    through that is a finding of its own, and would make this test's timeline meaningless."""
+    state = metric(chaos, "gateway", "gateway_breaker_state", **BREAKER)
+    if state != CLOSED:
+        pytest.fail(
+            "before this test began, the gateway's breaker for inventory was still "
+            f"{STATE_NAMES.get(state, state)} after up to 10 s of healthy reads (an earlier "
+            "test tripped it): it does not recover"
+        )
 
 
 def replies_while_open_are_fast(
@@ -114,9 +98,8 @@ class BreakerRun:
 def run_fault_window(chaos: Environment, faults: Sequence[Fault], fault_s: float) -> BreakerRun:
     """Steady reads; ``faults`` on together for ``fault_s`` after a healthy second; reads go on past
     BREAKER_TIMEOUT + epsilon after healing, so half-open probes can close the breaker."""
-    settings = chaos.topology.service("gateway").environment
-    breaker_timeout_s = go_duration_s(settings.get("BREAKER_TIMEOUT", "1s"))
-    wait_until_breaker_closed(chaos, breaker_timeout_s * 3)
+    breaker_timeout_s = gateway_setting_ms(chaos, "BREAKER_TIMEOUT", "1s") / 1000
+    require_breaker_closed(chaos)
     after_heal_s = breaker_timeout_s + RECOVERY_EPSILON_S + 1.0
     sampler = MetricSampler(chaos, ["gateway", "inventory"], interval_s=0.05, max_seconds=30)
     load_s = HEALTHY_S + fault_s + after_heal_s

@@ -4,7 +4,6 @@ at once (503 + Retry-After) instead of piling up."""
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from collections.abc import Mapping
@@ -16,8 +15,8 @@ from faults import Latency
 from harness.checks import answers_within, status_counts, stays_under
 from harness.environment import Environment
 from harness.history import History
-from harness.probes import fetch_metrics, sample
 from harness.sampler import MetricSampler
+from suites.reference import metric
 
 LINK = "gateway->inventory"
 READ = "GET /products/1"
@@ -38,31 +37,12 @@ GOROUTINES_PER_HELD_CALL = 7
 # (~100 calls at once) and the peak passes 600.
 OTHER_GOROUTINES = 60
 
-_GO_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
 
-
-def go_duration_ms(text: str) -> float:
-    """Milliseconds in a Go duration such as '1s' or '250ms'."""
-    match = _GO_DURATION.match(text.strip())
-    if match is None:
-        raise ValueError(f"{text!r} is not a Go duration like 1s or 250ms")
-    return float(match.group(1)) * {"ms": 1.0, "s": 1000.0, "m": 60_000.0}[match.group(2)]
-
-
-def gateway_metric(chaos: Environment, name: str, labels: Mapping[str, str] | None = None) -> float:
-    value = sample(fetch_metrics(chaos.url("gateway"), "/metrics", timeout=1.0), name, labels)
+def gateway_metric(chaos: Environment, name: str, **labels: str) -> float:
+    value = metric(chaos, "gateway", name, **labels)
     if value is None:
         pytest.fail(f"the gateway does not export {name}")
     return value
-
-
-def wait_until_breaker_closed(chaos: Environment, timeout_s: float) -> None:
-    """An open breaker would refuse every call before the bulkhead is ever full."""
-    deadline = time.monotonic() + timeout_s
-    while gateway_metric(chaos, "gateway_breaker_state", {"downstream": "inventory"}) != 0:
-        if time.monotonic() > deadline:
-            pytest.fail(f"the gateway's breaker for inventory did not close within {timeout_s} s")
-        chaos.load("gateway", READ, rate=10, seconds=0.2)
 
 
 def is_shed(reply: Mapping[str, Any]) -> bool:
@@ -83,13 +63,14 @@ def slowed_answers(history: History, at_least_ms: float) -> int:
 
 @pytest.mark.pitfall("unbounded-concurrency")
 def test_overload_on_a_slow_downstream_is_shed_and_goroutines_stay_bounded(
-    chaos: Environment,
+    chaos: Environment, gateway_deadline_ms: float
 ) -> None:
-    settings = chaos.topology.service("gateway").environment
-    bulkhead_size = int(settings.get("BULKHEAD_SIZE", "16"))
-    deadline_ms = go_duration_ms(settings.get("DOWNSTREAM_TIMEOUT", "1s"))
-    slow_ms = int(deadline_ms / 2)  # below the deadline: calls succeed, but hold their slot
-    wait_until_breaker_closed(chaos, 3.0)
+    bulkhead_size = int(chaos.topology.service("gateway").environment.get("BULKHEAD_SIZE", "16"))
+    slow_ms = int(gateway_deadline_ms / 2)  # below the deadline: calls succeed, hold a slot
+    # An open breaker would refuse every call before the bulkhead ever filled up (the
+    # suite's fixture closes breakers before each test).
+    breaker = gateway_metric(chaos, "gateway_breaker_state", downstream="inventory")
+    assert breaker == 0, f"the gateway's breaker for inventory is not closed (state {breaker})"
 
     # Warm up (pooled connections, lazily started goroutines), then measure the baseline
     # of an idle gateway as the median of a few scrapes.
@@ -106,7 +87,7 @@ def test_overload_on_a_slow_downstream_is_shed_and_goroutines_stay_bounded(
             READ,
             rate=OFFERED_RATE,
             seconds=OVERLOAD_S,
-            timeout=deadline_ms * 3 / 1000,
+            timeout=gateway_deadline_ms * 3 / 1000,
         )
     history = result.history
     replies = status_counts(history)
