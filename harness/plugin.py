@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from harness import progress, summary
 from harness.backends.base import Backend
 from harness.environment import Environment
 from harness.errors import ChaosError, ConfigError
@@ -16,8 +17,10 @@ from harness.labels import new_session_id
 from harness.report import (
     FaultSteps,
     note_environment,
+    recording,
     write_environment_properties,
 )
+from harness.selection import split_nightly
 from harness.settings import Settings, add_options, resolve_settings
 from harness.testscope import chaos_test
 from harness.topology import Topology, load_topology
@@ -51,6 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # Reads the compose file now: a malformed one is a usage error before anything starts.
         _check_bug_names(settings)
     config.stash[_settings_key] = settings
+    progress.configure(config)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         # A terminated run cleans up like an interrupted one instead of dying on the spot.
         signal.signal(signal.SIGTERM, _interrupt)
@@ -70,6 +74,26 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"chaos-harness: backend {backend}{f' ({why})' if why else ''}, seed {settings.seed}, "
         f"bugs {bugs}, compose {compose}"
     ]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    nightly = [item.get_closest_marker("nightly") is not None for item in items]
+    kept, dropped = split_nightly(items, nightly, str(config.option.markexpr or ""))
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    settings = config.stash.get(_settings_key, None)
+    if settings is None:
+        return
+    report = str(config.option.allure_report_dir) if recording(config) else None
+    summary.write_terminal(terminalreporter, seed=settings.seed, bugs=settings.bugs, report=report)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    progress.unconfigure()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -167,11 +191,14 @@ def _start_environment(
         seed=settings.seed,
     )
     steps = FaultSteps()
-    env.fault_listeners.append(steps)
+    env.fault_listeners += [steps, summary.note_fault, progress.on_fault]
     _live.add(env)
+    summary.note_environment()
+    progress.say(f"starting {', '.join(topology.services)} ({backend.name})")
     try:
         with _cleanup_on_failure(env):
             env.start()
+        progress.say("system ready")
     except ChaosError as exc:
         _live.discard(env)
         # The harness's own message is the whole story; a traceback through it is noise.

@@ -17,6 +17,8 @@ import pytest
 __all__ = ["OPTIONS", "Option", "Settings", "add_options", "resolve_settings"]
 
 BackendName = Literal["auto", "docker", "local"]
+ProfileName = Literal["dev", "ci", "nightly"]
+PROFILE_NAMES: tuple[ProfileName, ...] = ("dev", "ci", "nightly")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class Settings:
     keep_on_failure: bool
     startup_timeout_s: float
     race: bool
+    profile: ProfileName = "ci"  # the Hypothesis profile of exploration tests
+    replay: Path | None = None  # a saved schedule to run instead of exploring
+    replay_runs: int = 1  # how many times to run it
+    explore_budget_s: float | None = None  # None: the profile's own time budget
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,22 @@ def _positive_seconds(text: str) -> float:
     if not 0 < value <= 3600:
         raise ValueError(f"{text} must be more than 0 and at most 3600 seconds")
     return value
+
+
+def _profile(text: str) -> ProfileName:
+    if text not in PROFILE_NAMES:
+        raise ValueError(f"{text!r} is not a profile; use {', '.join(PROFILE_NAMES)}")
+    return text
+
+
+def _runs(text: str) -> int:
+    if not text.strip().isdigit() or not 1 <= int(text) <= 100:
+        raise ValueError(f"{text!r} is not a number of runs from 1 to 100")
+    return int(text)
+
+
+def _optional_seconds(text: str) -> float | None:
+    return _positive_seconds(text) if text.strip() else None
 
 
 def _bool(text: str) -> bool:
@@ -135,6 +157,37 @@ OPTIONS: tuple[Option, ...] = (
         _bool,
         "false",
         is_flag=True,
+    ),
+    Option(
+        "profile",
+        "Hypothesis profile of the exploration tests: dev (a few short examples), ci (a "
+        "handful, under a minute) or nightly (many examples, longer schedules)",
+        _profile,
+        "ci",
+        "NAME",
+    ),
+    Option(
+        "replay",
+        "a schedule saved by an exploration (.chaos/replays/*.json): run it again, with "
+        "the same invariants, instead of exploring",
+        str,
+        "",
+        "FILE",
+    ),
+    Option(
+        "replay-runs",
+        "how many times --chaos-replay runs the schedule; prints how many reproduced the failure",
+        _runs,
+        "1",
+        "N",
+    ),
+    Option(
+        "explore-budget",
+        "seconds an exploration may spend on new examples (shrinking a failure still "
+        "finishes); default: the profile's (dev 60, ci 45, nightly 1800)",
+        _optional_seconds,
+        "",
+        "SECONDS",
     ),
 )
 
@@ -195,6 +248,10 @@ def resolve_settings(config: pytest.Config) -> Settings:
         keep_on_failure=values["keep-on-failure"],
         startup_timeout_s=values["startup-timeout"],
         race=values["race"],
+        profile=values["profile"],
+        replay=(bases["replay"] / values["replay"]).resolve() if values["replay"] else None,
+        replay_runs=values["replay-runs"],
+        explore_budget_s=values["explore-budget"],
     )
 
 

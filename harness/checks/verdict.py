@@ -32,6 +32,9 @@ class Verdict:
         The evidence is attached to the Allure result either way it fails.
         """
         __tracebackhide__ = True
+        from harness.summary import note_verdict
+
+        note_verdict(self)  # the run's closing summary counts every required verdict
         if self.outcome is Outcome.PASS:
             return
         from harness.report import attach_text

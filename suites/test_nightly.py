@@ -1,0 +1,141 @@
+"""Nightly: a soak (faults one after another under steady load, for minutes) and the long
+exploration. Both are ``@pytest.mark.nightly``: the default run leaves them out, ``-m
+nightly`` (``scripts/run-nightly``) selects them.
+
+The soak is bounded: ``SOAK_S`` seconds of load at fixed rates (so a bounded count), one
+fault window per ``FAULT_S + QUIET_S`` seconds. After each window the invariants that can
+be judged while load runs are checked (every service keeps its process, the gateway is
+healthy, its breakers close again once the fault is healed); at the end, with the load
+stopped and everything healed, the rest (answers within budget, well-formed replies, no
+leaked goroutines, no lost or duplicated orders or charges).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from faults import (
+    Fault,
+    HttpError,
+    HttpMalformed,
+    Kill,
+    Latency,
+    LinkDown,
+    Pause,
+    ResetPeer,
+)
+from harness import progress
+from harness.checks import (
+    Verdict,
+    answers_within,
+    goroutine_baseline,
+    no_leaked_goroutines,
+    no_lost_or_duplicated_writes,
+    replies_well_formed,
+    snapshot,
+    survives,
+)
+from harness.environment import Environment
+from harness.settings import Settings
+from suites.exploration_report import explore_or_replay
+from suites.reference import (
+    close_breakers,
+    gateway_setting_ms,
+    get_json,
+    order_key,
+    order_requests,
+    stored_order_keys,
+)
+
+SOAK_S = 180.0  # three minutes of load
+FAULT_S = 6.0
+QUIET_S = 6.0
+READ_RATE = 10.0
+ORDER_RATE = 4.0
+EPSILON_MS = 500.0
+
+
+def soak_faults() -> list[Fault]:
+    """The faults the soak cycles through: each link and each downstream, never the gateway
+    itself (its clients are the load, which must be answered throughout)."""
+    return [
+        Latency("gateway->inventory", ms=1500),
+        HttpError("gateway->payment", status=503, rate=0.5),
+        LinkDown("gateway->inventory"),
+        ResetPeer("gateway->payment", after_ms=0),
+        HttpMalformed("gateway->payment", mode="truncate", rate=0.5),
+        Latency("gateway->payment", ms=300, jitter_ms=200),
+        Pause("inventory"),
+        Kill("payment"),
+    ]
+
+
+@pytest.mark.nightly
+def test_soak_faults_under_steady_load_keep_every_invariant(
+    chaos: Environment, chaos_settings: Settings, key_prefix: str
+) -> None:
+    rng = random.Random(chaos_settings.seed)
+    pool = soak_faults()
+    read_budget = gateway_setting_ms(chaos, "DOWNSTREAM_TIMEOUT", "1s")
+    order_budget = gateway_setting_ms(chaos, "REQUEST_TIMEOUT", "2s")
+    breaker_s = gateway_setting_ms(chaos, "BREAKER_TIMEOUT", "1s") / 1000
+    gateway_before = snapshot(chaos, "gateway")
+    baseline = goroutine_baseline(chaos, "gateway")
+    problems: list[str] = []
+
+    progress.say(f"soak: {SOAK_S:.0f} s, windows of {FAULT_S:.0f} s fault + {QUIET_S:.0f} s")
+    reads = chaos.start_load("gateway", "GET /products/1", rate=READ_RATE, seconds=SOAK_S)
+    orders = chaos.start_load(
+        "gateway", order_requests(key_prefix), rate=ORDER_RATE, seconds=SOAK_S, timeout=10
+    )
+    with reads, orders:
+        started = time.monotonic()
+        window = 0
+        while time.monotonic() - started + FAULT_S + QUIET_S <= SOAK_S:
+            window += 1
+            fault = rng.choice(pool)
+            progress.say(f"soak window {window}: {fault.describe()}")
+            with fault:
+                time.sleep(FAULT_S)
+            time.sleep(QUIET_S)
+            # While the load goes on: the gateway kept its process and closes its breakers.
+            verdict = survives(chaos, "gateway", gateway_before)
+            if not verdict.passed:
+                problems.append(f"window {window} ({fault.describe()}): {verdict.message}")
+                break
+            if not close_breakers(chaos, timeout_s=breaker_s + 3):
+                problems.append(f"window {window} ({fault.describe()}): a breaker stayed open")
+        read_result, order_result = reads.wait(), orders.wait()
+
+    progress.say("soak: load stopped; quiesce and final checks")
+    assert not problems, "\n".join(problems)
+    answers_within(read_result.history, read_budget, epsilon_ms=EPSILON_MS).require()
+    answers_within(order_result.history, order_budget, epsilon_ms=EPSILON_MS).require()
+    replies_well_formed(read_result.history).require()
+    replies_well_formed(order_result.history).require()
+    for name in ("inventory", "payment"):
+        state = chaos.state(name)
+        if not state.alive:
+            Verdict.failing("survives", f"{name} is not running after the soak").require()
+    no_leaked_goroutines(chaos, baseline, settle_s=10).require()
+    no_lost_or_duplicated_writes(
+        order_result.history, stored_order_keys(chaos, key_prefix), order_key, what="order"
+    ).require()
+    charges = [
+        str(c.get("order_ref"))
+        for c in get_json(chaos, "payment", "/charges")
+        if str(c.get("order_ref", "")).startswith(key_prefix + "-")
+    ]
+    no_lost_or_duplicated_writes(
+        order_result.history, charges, order_key, what="charge", failures_are_definite=False
+    ).require()
+
+
+@pytest.mark.nightly
+def test_nightly_exploration_keeps_every_invariant(
+    request: pytest.FixtureRequest, chaos: Environment, chaos_settings: Settings
+) -> None:
+    explore_or_replay(request, chaos, chaos_settings, "nightly")

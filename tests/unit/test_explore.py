@@ -1,0 +1,238 @@
+"""Unit tests for exploration's pure parts: profiles, failing schedules, replay files,
+the closing summary, nightly selection, progress lines and the new options."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from faults import FaultOff, FaultOn, Kill, Latency, LinkDown, LoadBurst, Schedule, Wait
+from harness.errors import ConfigError
+from harness.explore import (
+    PROFILES,
+    FailureLog,
+    fault_steps,
+    hypothesis_settings,
+    load_replay,
+    replay_command,
+    reproduced_line,
+    save_replay,
+    schedule_as_code,
+)
+from harness.progress import enabled, line
+from harness.selection import split_nightly, wants_nightly
+from harness.settings import _optional_seconds, _profile, _runs, resolve_settings
+from harness.summary import RunSummary, render_summary
+
+SLOW = Latency("gateway->inventory", ms=1500)
+DOWN = LinkDown("gateway->payment")
+
+
+def schedule(*faults: object) -> Schedule:
+    steps: list[object] = []
+    for fault in faults:
+        steps += [FaultOn(fault), LoadBurst("gateway", "GET /products/1"), FaultOff(fault)]
+    return Schedule(tuple(steps))  # type: ignore[arg-type]
+
+
+# -- profiles ----------------------------------------------------------------------------------
+
+
+def test_profiles_grow_from_dev_to_nightly() -> None:
+    dev, ci, nightly = PROFILES["dev"], PROFILES["ci"], PROFILES["nightly"]
+    assert dev.max_examples <= ci.max_examples < nightly.max_examples
+    assert dev.steps <= ci.steps < nightly.steps
+    assert ci.budget_s <= 60, "the ci profile must stay cheap"
+
+
+@pytest.mark.parametrize("name", ["dev", "ci", "nightly"])
+def test_profiles_are_registered_with_hypothesis_without_deadline_or_database(name: str) -> None:
+    chosen = hypothesis_settings(name)
+    assert chosen.max_examples == PROFILES[name].max_examples
+    assert chosen.stateful_step_count == PROFILES[name].steps
+    assert chosen.deadline is None
+    assert chosen.database is None
+
+
+def test_an_unknown_profile_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="dev, ci, nightly"):
+        hypothesis_settings("weekly")
+
+
+# -- failing schedules -------------------------------------------------------------------------
+
+
+def test_fault_steps_count_the_faults_turned_on() -> None:
+    assert fault_steps(schedule(SLOW, DOWN)) == 2
+    assert fault_steps(Schedule((Wait(1),))) == 0
+
+
+def test_the_shortest_failure_wins_and_among_equals_the_latest() -> None:
+    log = FailureLog()
+    log.add(schedule(SLOW, DOWN), "two")
+    log.add(schedule(DOWN), "one, first")
+    log.add(schedule(SLOW), "one, latest")
+    log.add(schedule(SLOW, DOWN, Kill("payment")), "three")
+    shortest = log.shortest()
+    assert shortest is not None
+    assert (shortest.message, shortest.fault_steps) == ("one, latest", 1)
+    assert FailureLog().shortest() is None
+
+
+def test_a_schedule_as_code_builds_the_same_schedule() -> None:
+    original = schedule(SLOW, DOWN)
+    code = schedule_as_code(original)
+    assert code.startswith("Schedule(\n    steps=(\n        FaultOn(fault=Latency(")
+    namespace: dict[str, object] = {}
+    exec("from faults import *\nbuilt = " + code, namespace)
+    assert namespace["built"] == original
+
+
+# -- replay files ---------------------------------------------------------------------------
+
+
+def test_a_saved_replay_loads_back_as_the_same_schedule(tmp_path: Path) -> None:
+    original = schedule(SLOW)
+    path = save_replay(original, tmp_path / "replays", label="explore-leak/on timeout", now=0)
+    assert path.name == "explore-leak-on-timeout-19700101T000000Z.json"
+    assert json.loads(path.read_text())["version"] == 1
+    assert load_replay(path) == original
+    again = save_replay(original, tmp_path / "replays", label="explore-leak/on timeout", now=0)
+    assert again != path, "a second save keeps the first"
+    assert again.name.endswith("-2.json")
+
+
+def test_a_missing_replay_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    with pytest.raises(ConfigError, match=r"--chaos-replay: cannot read .*nope\.json"):
+        load_replay(missing)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("not json", "must be a JSON object"),
+        ('{"version": 9, "steps": []}', "version 9 is not supported"),
+        ('{"version": 1, "steps": [{"step": "dance"}]}', "step 'dance'"),
+    ],
+)
+def test_a_malformed_replay_file_is_a_config_error_saying_why(
+    tmp_path: Path, text: str, why: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"bad\.json is not a saved schedule: .*{why}"):
+        load_replay(path)
+
+
+def test_reproduced_line_and_replay_command() -> None:
+    assert reproduced_line(3, 5) == "reproduced 3/5"
+    command = replay_command(Path(".chaos/replays/x.json"), ("no-fallback",), runs=5)
+    assert command == (
+        ".venv/bin/pytest suites/test_exploration.py --chaos-replay=.chaos/replays/x.json "
+        "--chaos-replay-runs=5 --chaos-bugs=no-fallback"
+    )
+    assert "--chaos-bugs" not in replay_command(Path("x.json"), ())
+
+
+# -- the closing summary ----------------------------------------------------------------------
+
+
+def test_summary_lists_failing_invariants_first_with_their_first_message() -> None:
+    summary = RunSummary()
+    summary.verdict("survives", "pass", "ok")
+    summary.verdict("no leaked goroutines", "pass", "ok")
+    summary.verdict("no leaked goroutines", "fail", "gateway leaked 12 goroutine(s)\nstacks")
+    summary.verdict("no leaked goroutines", "fail", "a later one")
+    summary.verdict("trace consistency", "unknown", "nothing matched")
+    summary.faults.update({"latency": 3, "kill": 1})
+    summary.replays.append(".chaos/replays/a.json")
+    summary.notes.append("replay of a.json: reproduced 2/5")
+
+    lines = render_summary(summary, seed=42, bugs=("leak-on-timeout",), report="allure-results")
+
+    assert lines[0] == "seed 42; build: leak-on-timeout"
+    assert lines[1] == "invariants:"
+    assert lines[2].split() == ["no", "leaked", "goroutines", "FAIL", "(1", "pass,", "2", "fail)"]
+    assert lines[3].strip() == "first failure: gateway leaked 12 goroutine(s)"
+    assert lines[4].split() == ["trace", "consistency", "unknown", "(1", "unknown)"]
+    assert lines[5].split() == ["survives", "pass", "(1", "pass)"]
+    assert "faults fired: 4 (kill x1, latency x3)" in lines
+    assert "replay of a.json: reproduced 2/5" in lines
+    assert "failing schedule saved: .chaos/replays/a.json" in lines
+    assert lines[-1] == "report: allure-results"
+
+
+def test_an_empty_summary_says_so() -> None:
+    lines = render_summary(RunSummary(), seed=7)
+    assert lines == [
+        "seed 7; build: correct (no seeded bug)",
+        "invariants: none checked",
+        "faults fired: none",
+        "report: none (pass --alluredir=DIR)",
+    ]
+    assert not RunSummary().active
+    assert RunSummary(faults=Counter({"kill": 1})).active
+
+
+# -- nightly selection and progress ------------------------------------------------------------
+
+
+def test_nightly_items_are_left_out_unless_the_mark_expression_names_them() -> None:
+    items, nightly = ["a", "soak", "b"], [False, True, False]
+    assert split_nightly(items, nightly, "") == (["a", "b"], ["soak"])
+    assert split_nightly(items, nightly, "pitfall") == (["a", "b"], ["soak"])
+    assert split_nightly(items, nightly, "nightly") == (items, [])
+    assert split_nightly(items, nightly, "not nightly") == (items, [])  # -m decides itself
+    assert wants_nightly("nightly or pitfall")
+    assert not wants_nightly("")
+
+
+def test_progress_is_quiet_unless_verbose_or_nightly() -> None:
+    assert not enabled(0, "")
+    assert enabled(1, "")
+    assert enabled(0, "nightly")
+    assert not enabled(0, "not nightly")
+    assert line("fault on: x", 12.34) == "[chaos +12.3s] fault on: x"
+
+
+# -- options -------------------------------------------------------------------------------------
+
+
+def test_profile_runs_and_budget_parsers() -> None:
+    assert [_profile(t) for t in ("dev", "ci", "nightly")] == ["dev", "ci", "nightly"]
+    with pytest.raises(ValueError, match="is not a profile; use dev, ci, nightly"):
+        _profile("weekly")
+    assert _runs("5") == 5
+    for bad in ("0", "101", "-1", "two", ""):
+        with pytest.raises(ValueError, match="is not a number of runs from 1 to 100"):
+            _runs(bad)
+    assert _optional_seconds("") is None
+    assert _optional_seconds("300") == 300.0
+    with pytest.raises(ValueError, match="at most 3600"):
+        _optional_seconds("7200")
+
+
+def test_exploration_options_resolve_from_ini_and_command_line(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nchaos_profile = dev\nchaos_replay_runs = 3\n")
+    settings = resolve_settings(pytester.parseconfig())
+    assert (settings.profile, settings.replay, settings.replay_runs) == ("dev", None, 3)
+    assert settings.explore_budget_s is None
+    config = pytester.parseconfig(
+        "--chaos-profile=nightly", "--chaos-replay=r/a.json", "--chaos-explore-budget=90"
+    )
+    settings = resolve_settings(config)
+    assert settings.profile == "nightly"
+    assert settings.replay == (pytester.path / "r" / "a.json").resolve()
+    assert settings.explore_budget_s == 90.0
+
+
+def test_a_bad_profile_is_a_usage_error_naming_where_it_came_from(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nchaos_profile = weekly\n")
+    with pytest.raises(pytest.UsageError, match=r"ini key chaos_profile in .*: 'weekly' is not"):
+        resolve_settings(pytester.parseconfig())
