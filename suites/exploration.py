@@ -495,9 +495,16 @@ class Exploration:
 
 
 def explore(
-    env: Environment, profile: str, *, seed: int, budget_s: float | None = None
+    env: Environment,
+    profile: str,
+    *,
+    seed: int,
+    budget_s: float | None = None,
+    max_examples: int | None = None,
 ) -> Exploration:
-    """Run the state machine over ``env`` with the named profile and seed."""
+    """Run the state machine over ``env`` with the named profile and seed (``max_examples``
+    and ``budget_s`` replace the profile's own)."""
+    from hypothesis import settings as hypothesis_settings_class
     from hypothesis.stateful import run_state_machine_as_test
 
     chosen = PROFILES[profile]
@@ -508,7 +515,10 @@ def explore(
     progress.say(f"exploring: profile {profile}, seed {seed}, budget {budget.seconds:.0f} s")
     error: BaseException | None = None
     try:
-        run_state_machine_as_test(machine, settings=hypothesis_settings(profile))
+        chosen_settings = hypothesis_settings(profile)
+        if max_examples is not None:
+            chosen_settings = hypothesis_settings_class(chosen_settings, max_examples=max_examples)
+        run_state_machine_as_test(machine, settings=chosen_settings)
     except Exception as exc:  # a broken invariant, or Hypothesis saying it was flaky
         error = exc
     failure = log.shortest() if error is not None else None

@@ -1,0 +1,141 @@
+"""Benchmark: how fast the exploration explores, and what it finds in a bounded time.
+
+    .venv/bin/python -m bench.exploration [--seconds 120] [--profile ci] [--seed N]
+    .venv/bin/python -m bench.exploration --bugs leak-on-timeout,no-deadline --seconds 300
+
+Without ``--bugs``: runs the state machine on the correct build for ``--seconds`` (new
+examples stop then) and prints examples per minute (the target is at least 30), and
+whether any invariant broke (a false alarm). With ``--bugs``: for each seeded bug in turn,
+a fresh system with that bug, exploration for at most ``--seconds``, then the shortest
+failing schedule saved under ``.chaos/replays/`` and replayed ``--replays`` times; one
+table row per bug: found or not, after how long, the shrunk schedule's length (fault
+steps / steps) and how many replays reproduced the failure.
+
+Every system it starts is removed at the end. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.backends.docker import DockerBackend, docker_client
+from harness.environment import Environment
+from harness.explore import REPLAY_DIR, save_replay
+from harness.labels import new_session_id
+from harness.topology import load_topology
+from suites.exploration import explore, replay
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "compose" / "docker-compose.yml"
+
+
+@dataclass(frozen=True)
+class Row:
+    build: str
+    examples: int
+    seconds: float
+    found: bool
+    fault_steps: int | None
+    steps: int | None
+    reproduced: str
+    what: str
+    saved: str
+
+    @property
+    def per_minute(self) -> float:
+        return self.examples * 60 / max(self.seconds, 1e-9)
+
+
+def start(bugs: tuple[str, ...]) -> Environment:
+    env = Environment(
+        load_topology(COMPOSE),
+        DockerBackend(new_session_id(), docker_client()),
+        service_env={"CHAOS_BUGS": ",".join(bugs)} if bugs else {},
+        startup_timeout_s=60,
+        seed=0,
+    )
+    env.__enter__()
+    return env
+
+
+def measure(
+    bug: str | None, *, profile: str, seconds: float, seed: int, replays: int, max_examples: int
+) -> Row:
+    bugs = (bug,) if bug else ()
+    env = start(bugs)
+    try:
+        found = explore(env, profile, seed=seed, budget_s=seconds, max_examples=max_examples)
+        failure = found.failure
+        if failure is None:
+            return Row(
+                bug or "correct", found.examples, found.seconds, False, None, None, "-", "", ""
+            )
+        label = f"bench-{bug or 'correct'}-seed{seed}"
+        path = save_replay(failure.schedule, ROOT / REPLAY_DIR, label=label)
+        failed, _ = replay(env, failure.schedule, replays) if replays else (0, [])
+        return Row(
+            bug or "correct",
+            found.examples,
+            found.seconds,
+            True,
+            failure.fault_steps,
+            len(failure.schedule.steps),
+            f"{failed}/{replays}",
+            failure.message.splitlines()[0][:90],
+            str(path.relative_to(ROOT)),
+        )
+    finally:
+        env.down()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=120.0, help="exploring budget per build")
+    parser.add_argument("--profile", default="ci", choices=["dev", "ci", "nightly"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bugs", default="", help="comma-separated seeded bugs, one row each")
+    parser.add_argument("--replays", type=int, default=5, help="replays of a found failure")
+    parser.add_argument("--max-examples", type=int, default=10_000)
+    args = parser.parse_args()
+    bugs = [b.strip() for b in args.bugs.split(",") if b.strip()] or [None]
+    rows: list[Row] = []
+    for bug in bugs:
+        started = time.monotonic()
+        row = measure(
+            bug,
+            profile=args.profile,
+            seconds=args.seconds,
+            seed=args.seed,
+            replays=args.replays,
+            max_examples=args.max_examples,
+        )
+        rows.append(row)
+        print(
+            f"{row.build}: {row.examples} examples, {row.per_minute:.1f}/min, "
+            f"found={row.found} ({time.monotonic() - started:.0f} s with replays)",
+            flush=True,
+        )
+    print()
+    print(f"profile {args.profile}, seed {args.seed}, budget {args.seconds:.0f} s per build")
+    print(
+        f"{'build':<28} {'examples':>8} {'per min':>8} {'found':>6} {'fault steps':>11} "
+        f"{'steps':>5} {'replays':>8}  what broke"
+    )
+    for row in rows:
+        print(
+            f"{row.build:<28} {row.examples:>8} {row.per_minute:>8.1f} "
+            f"{'yes' if row.found else 'no':>6} {row.fault_steps if row.found else '-':>11} "
+            f"{row.steps if row.found else '-':>5} {row.reproduced:>8}  {row.what}"
+        )
+    for row in rows:
+        if row.saved:
+            print(f"{row.build}: shortest failing schedule saved to {row.saved}")
+
+
+if __name__ == "__main__":
+    main()
