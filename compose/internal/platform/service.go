@@ -47,8 +47,8 @@ type Service struct {
 	hooks    []func(context.Context)
 }
 
-// New builds a service named name from env. It reads PORT, SHUTDOWN_TIMEOUT, LOG_LEVEL
-// and CHAOS_BUGS; a bad CHAOS_BUGS is returned as an error (Main turns it into exit 2).
+// New builds a service named name from env. It reads LISTEN_HOST, PORT, SHUTDOWN_TIMEOUT,
+// LOG_LEVEL and CHAOS_BUGS; a bad CHAOS_BUGS is returned as an error (Main turns it into exit 2).
 func New(name string, env *Env) (*Service, error) {
 	bugs, err := ParseBugs(env.String("CHAOS_BUGS", ""))
 	if err != nil {
@@ -71,7 +71,7 @@ func New(name string, env *Env) (*Service, error) {
 		Env:      env,
 		Registry: reg,
 		Metrics:  &f,
-		addr:     ":" + env.String("PORT", "8080"),
+		addr:     net.JoinHostPort(env.String("LISTEN_HOST", ""), env.String("PORT", "8080")),
 		drain:    env.Duration("SHUTDOWN_TIMEOUT", 8*time.Second),
 		panics: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "panics_recovered_total",
@@ -186,7 +186,8 @@ func (s *Service) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok", "service": s.Name})
 }
 
-// Run listens on :$PORT and serves until SIGTERM or SIGINT, then shuts down gracefully:
+// Run listens on $LISTEN_HOST:$PORT (every interface when LISTEN_HOST is empty, as in a
+// container) and serves until SIGTERM or SIGINT, then shuts down gracefully:
 // http.Server.Shutdown waits for in-flight requests, then the OnShutdown hooks run, all
 // within SHUTDOWN_TIMEOUT. Configuration errors found so far make it exit 2 first.
 func (s *Service) Run() {
