@@ -101,7 +101,17 @@ def main() -> None:
     parser.add_argument("--bugs", default="", help="comma-separated seeded bugs, one row each")
     parser.add_argument("--replays", type=int, default=5, help="replays of a found failure")
     parser.add_argument("--max-examples", type=int, default=10_000)
+    parser.add_argument(
+        "--shrink-seconds",
+        type=int,
+        default=0,
+        help="cap Hypothesis' shrinking time (its own cap is 300 s; a private knob)",
+    )
     args = parser.parse_args()
+    if args.shrink_seconds:
+        from hypothesis.internal.conjecture import engine
+
+        engine.MAX_SHRINKING_SECONDS = args.shrink_seconds
     bugs = [b.strip() for b in args.bugs.split(",") if b.strip()] or [None]
     rows: list[Row] = []
     for bug in bugs:

@@ -63,6 +63,15 @@ def reset() -> None:
 
 
 def note_verdict(verdict: Verdict) -> None:
+    """Count a verdict judged against a running system (inside a chaos test); verdicts of
+    checks run on made-up data (the harness's own unit tests) are not the run's."""
+    from faults.base import current_target
+    from harness.errors import FaultError
+
+    try:
+        current_target()
+    except FaultError:
+        return
     _collector.verdict(verdict.check, verdict.outcome.value, verdict.message)
 
 
