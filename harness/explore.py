@@ -51,7 +51,7 @@ class Profile:
     name: str
     max_examples: int
     steps: int  # Hypothesis' stateful_step_count: the most steps one example takes
-    budget_s: float  # no new example starts after this long (shrinking still finishes)
+    budget_s: float  # no new round of examples starts after this long (shrinking finishes)
 
 
 PROFILES: dict[str, Profile] = {

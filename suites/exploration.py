@@ -37,7 +37,6 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -102,6 +101,7 @@ SERVICES = ("gateway", "inventory", "payment")
 ORDERS = "POST /orders"
 EPSILON_MS = 500.0  # on top of a budget: scheduling noise on a busy machine
 MAX_ACTIVE = 2  # faults on at once
+ROUND = 25  # examples per Hypothesis run; the time budget is checked between runs
 MAX_FAULT_MS = 3000  # latencies up to three times the gateway's deadline
 QUIESCE_S = 0.2  # after healing, before the end-of-example checks
 LEAK_SETTLE_S = 6.0  # in-flight work (REQUEST_TIMEOUT + the audit's own budget) ends by then
@@ -427,9 +427,7 @@ def replay(env: Environment, schedule: Schedule, runs: int) -> tuple[int, list[s
 # -- the Hypothesis state machine ------------------------------------------------------------
 
 
-def exploration_machine(
-    env: Environment, log: FailureLog, budget: Budget
-) -> type[RuleBasedStateMachine]:
+def exploration_machine(env: Environment, log: FailureLog) -> type[RuleBasedStateMachine]:
     """A state machine class over ``env``; every failing example's schedule goes to ``log``."""
     topology = env.topology
     any_fault = fault_strategy(topology, max_ms=MAX_FAULT_MS)
@@ -439,8 +437,6 @@ def exploration_machine(
     class ReferenceExploration(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            if budget.spent and not log.failures:
-                reject()  # time is up: no new example (shrinking a failure goes on)
             log.examples += 1
             progress.say(f"example {log.examples}")
             self.run = ExampleRun(env, on_failure=log.add)
@@ -519,24 +515,38 @@ def explore(
     max_examples: int | None = None,
 ) -> Exploration:
     """Run the state machine over ``env`` with the named profile and seed (``max_examples``
-    and ``budget_s`` replace the profile's own)."""
+    and ``budget_s`` replace the profile's own).
+
+    The time budget is kept between rounds of at most ``ROUND`` examples, each a Hypothesis
+    run of its own (seed + round): stopping Hypothesis in the middle of a run would make its
+    data generation depend on the clock, which it rightly refuses. The round that finds a
+    failure shrinks it to the end.
+    """
     from hypothesis import settings as hypothesis_settings_class
     from hypothesis.stateful import run_state_machine_as_test
 
     chosen = PROFILES[profile]
+    wanted = max_examples if max_examples is not None else chosen.max_examples
     log = FailureLog()
     budget = Budget(budget_s if budget_s is not None else chosen.budget_s)
-    machine = exploration_machine(env, log, budget)
-    machine._hypothesis_internal_use_seed = seed  # what @hypothesis.seed does
     progress.say(f"exploring: profile {profile}, seed {seed}, budget {budget.seconds:.0f} s")
     error: BaseException | None = None
-    try:
-        chosen_settings = hypothesis_settings(profile)
-        if max_examples is not None:
-            chosen_settings = hypothesis_settings_class(chosen_settings, max_examples=max_examples)
-        run_state_machine_as_test(machine, settings=chosen_settings)
-    except Exception as exc:  # a broken invariant, or Hypothesis saying it was flaky
-        error = exc
+    planned = 0
+    round_number = 0
+    while planned < wanted and not budget.spent:
+        size = min(ROUND, wanted - planned)
+        planned += size
+        machine = exploration_machine(env, log)
+        machine._hypothesis_internal_use_seed = seed + round_number  # what @seed does
+        round_number += 1
+        try:
+            run_state_machine_as_test(
+                machine,
+                settings=hypothesis_settings_class(hypothesis_settings(profile), max_examples=size),
+            )
+        except Exception as exc:  # a broken invariant, or Hypothesis saying it was flaky
+            error = exc
+            break
     failure = log.shortest() if error is not None else None
     if error is not None and failure is None:
         raise error
