@@ -33,6 +33,7 @@ __all__ = [
     "FailureLog",
     "Profile",
     "fault_steps",
+    "hypothesis_settings",
     "load_replay",
     "register_profiles",
     "replay_command",

@@ -29,6 +29,7 @@ from faults import (
 )
 from harness import progress
 from harness.checks import (
+    Outcome,
     Verdict,
     answers_within,
     goroutine_baseline,
@@ -40,6 +41,7 @@ from harness.checks import (
 )
 from harness.environment import Environment
 from harness.settings import Settings
+from harness.summary import note_verdict
 from suites.exploration_report import explore_or_replay
 from suites.reference import (
     close_breakers,
@@ -103,10 +105,19 @@ def test_soak_faults_under_steady_load_keep_every_invariant(
             time.sleep(QUIET_S)
             # While the load goes on: the gateway kept its process and closes its breakers.
             verdict = survives(chaos, "gateway", gateway_before)
+            note_verdict(verdict)
             if not verdict.passed:
                 problems.append(f"window {window} ({fault.describe()}): {verdict.message}")
                 break
-            if not close_breakers(chaos, timeout_s=breaker_s + 3):
+            closed = close_breakers(chaos, timeout_s=breaker_s + 3)
+            note_verdict(
+                Verdict(
+                    "breaker recovers after heal",
+                    Outcome.PASS if closed else Outcome.FAIL,
+                    f"window {window}: breakers {'closed' if closed else 'stayed open'}",
+                )
+            )
+            if not closed:
                 problems.append(f"window {window} ({fault.describe()}): a breaker stayed open")
         read_result, order_result = reads.wait(), orders.wait()
 
