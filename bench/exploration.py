@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness.backends.docker import DockerBackend, docker_client
 from harness.environment import Environment
+from harness.errors import ChaosError
 from harness.explore import REPLAY_DIR, save_replay
 from harness.labels import new_session_id
 from harness.topology import load_topology
@@ -116,18 +117,22 @@ def main() -> None:
     rows: list[Row] = []
     for bug in bugs:
         started = time.monotonic()
-        row = measure(
-            bug,
-            profile=args.profile,
-            seconds=args.seconds,
-            seed=args.seed,
-            replays=args.replays,
-            max_examples=args.max_examples,
-        )
+        try:
+            row = measure(
+                bug,
+                profile=args.profile,
+                seconds=args.seconds,
+                seed=args.seed,
+                replays=args.replays,
+                max_examples=args.max_examples,
+            )
+        except ChaosError as exc:  # the system broke under the bench (not the exploration)
+            row = Row(bug or "correct", 0, 0.0, False, None, None, "error", str(exc)[:90], "")
         rows.append(row)
         print(
             f"{row.build}: {row.examples} examples, {row.per_minute:.1f}/min, "
-            f"found={row.found} ({time.monotonic() - started:.0f} s with replays)",
+            f"found={row.found}, fault steps {row.fault_steps}, steps {row.steps}, "
+            f"replays {row.reproduced} ({time.monotonic() - started:.0f} s with replays)",
             flush=True,
         )
     print()
