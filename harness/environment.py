@@ -116,31 +116,10 @@ class Environment:
 
     # -- load -----------------------------------------------------------------------------
 
-    def load(
-        self,
-        service: str,
-        request: str | RequestFactory,
-        *,
-        rate: float,
-        seconds: float,
-        max_requests: int | None = None,
-        timeout: float = 5.0,
-        **options: Any,
-    ) -> LoadResult:
-        """Open-model load against a service; the history is kept in the test's timeline.
-
-        ``max_requests`` defaults to what ``rate`` and ``seconds`` plan; see
-        :func:`harness.load.run_load` for the other options. Blocks until done.
-        """
-        return self.start_load(
-            service,
-            request,
-            rate=rate,
-            seconds=seconds,
-            max_requests=max_requests,
-            timeout=timeout,
-            **options,
-        ).wait()
+    def load(self, service: str, request: str | RequestFactory, **options: Any) -> LoadResult:
+        """Open-model load against a service, blocking until done; the history is kept in
+        the test's timeline. Takes the arguments of :meth:`start_load`."""
+        return self.start_load(service, request, **options).wait()
 
     def start_load(
         self,
@@ -153,8 +132,12 @@ class Environment:
         timeout: float = 5.0,
         **options: Any,
     ) -> LoadRun:
-        """Like :meth:`load`, but in the background: break things while it runs, then
-        ``.wait()`` for the result (or use it as a context manager)."""
+        """Open-model load in the background: break things while it runs, then ``.wait()``
+        for the result (or use it as a context manager).
+
+        ``max_requests`` defaults to what ``rate`` and ``seconds`` plan; see
+        :func:`harness.load.run_load` for the other options.
+        """
         planned = max_requests if max_requests is not None else max(1, round(rate * seconds))
         history = History()
         label = request if isinstance(request, str) else getattr(request, "__name__", "requests")
