@@ -230,6 +230,10 @@ class ExampleRun:
             self._require(answers_within(result.history, budget, epsilon_ms=EPSILON_MS))
             check = _read_well_formed if prefix is None else None
             self._require(replies_well_formed(result.history, is_well_formed=check))
+        elif prefix is None:
+            # Impatient clients gave up early, so no timing is judged; the replies that did
+            # come back must still be graceful (a product read is never answered 500).
+            self._require(_no_500_reads(result.history))
 
     # -- after every step: cheap ----------------------------------------------------------------
 
@@ -378,6 +382,23 @@ class ExampleRun:
             return call()
         except ChaosError as exc:
             self._fail(Verdict.failing("step runs", f"{type(exc).__name__}: {exc}"))
+
+
+def _no_500_reads(history: History) -> Verdict:
+    name = "replies well formed"
+    answered = [d.value for _, d in history.completed() if isinstance(d.value, dict)]
+    answered = [v for v in answered if v.get("status") is not None]
+    bad = [v for v in answered if not _read_well_formed(v)]
+    if not answered:
+        return Verdict.unknown(name, "no product read was answered before its client gave up")
+    if bad:
+        statuses = sorted({str(v.get("status")) for v in bad})
+        return Verdict.failing(
+            name,
+            f"{len(bad)} of {len(answered)} answered product reads got a malformed or 500 "
+            f"reply (statuses {', '.join(statuses)})",
+        )
+    return Verdict.passing(name, f"all {len(answered)} answered product reads well formed")
 
 
 def _read_well_formed(value: Any) -> bool:
