@@ -53,6 +53,7 @@ from faults import (
     Step,
     Wait,
 )
+from faults.strategies import FAMILIES
 from faults.strategies import faults as fault_strategy
 from harness import progress
 from harness.checks import (
@@ -451,7 +452,11 @@ def replay(env: Environment, schedule: Schedule, runs: int) -> tuple[int, list[s
 def exploration_machine(env: Environment, log: FailureLog) -> type[RuleBasedStateMachine]:
     """A state machine class over ``env``; every failing example's schedule goes to ``log``."""
     topology = env.topology
-    any_fault = fault_strategy(topology, max_ms=MAX_FAULT_MS)
+    # One family first (network, http, partition, process), then a kind within it: every
+    # family gets a quarter of the draws, not a share by how many kinds it has.
+    any_fault = st.one_of(
+        *(fault_strategy(topology, families=[family], max_ms=MAX_FAULT_MS) for family in FAMILIES)
+    )
     links = sorted(topology.links)
     deadline_ms = gateway_setting_ms(env, "DOWNSTREAM_TIMEOUT", "1s")
 
