@@ -70,6 +70,12 @@ def stored_order_keys(env: Environment, prefix: str) -> list[str]:
     return [k for k in keys if k.startswith(prefix + "-")]
 
 
+def stored_charge_refs(env: Environment, prefix: str) -> list[str]:
+    """The order_ref of every charge payment stored for this test's orders (repeats kept)."""
+    refs = [str(c.get("order_ref", "")) for c in get_json(env, "payment", "/charges")]
+    return [ref for ref in refs if ref.startswith(prefix + "-")]
+
+
 def acknowledged(history: History) -> list[tuple[Op, Op]]:
     """The POST /orders that were answered 201 Created."""
     return [

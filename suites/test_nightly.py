@@ -46,9 +46,9 @@ from suites.exploration_report import explore_or_replay
 from suites.reference import (
     close_breakers,
     gateway_setting_ms,
-    get_json,
     order_key,
     order_requests,
+    stored_charge_refs,
     stored_order_keys,
 )
 
@@ -135,11 +135,7 @@ def test_soak_faults_under_steady_load_keep_every_invariant(
     no_lost_or_duplicated_writes(
         order_result.history, stored_order_keys(chaos, key_prefix), order_key, what="order"
     ).require()
-    charges = [
-        str(c.get("order_ref"))
-        for c in get_json(chaos, "payment", "/charges")
-        if str(c.get("order_ref", "")).startswith(key_prefix + "-")
-    ]
+    charges = stored_charge_refs(chaos, key_prefix)
     no_lost_or_duplicated_writes(
         order_result.history, charges, order_key, what="charge", failures_are_definite=False
     ).require()

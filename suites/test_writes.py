@@ -13,10 +13,10 @@ from harness.environment import Environment
 from harness.testscope import chaos_test
 from suites.reference import (
     acknowledged,
-    get_json,
     metric,
     order_key,
     order_requests,
+    stored_charge_refs,
     stored_order_keys,
 )
 
@@ -82,11 +82,7 @@ def test_retried_charges_take_effect_exactly_once(chaos: Environment, key_prefix
     no_lost_or_duplicated_writes(
         result.history, stored_order_keys(chaos, key_prefix), order_key, what="order"
     ).require()
-    charges = [
-        str(c.get("order_ref"))
-        for c in get_json(chaos, "payment", "/charges")
-        if str(c.get("order_ref", "")).startswith(key_prefix + "-")
-    ]
+    charges = stored_charge_refs(chaos, key_prefix)
     # An order that failed may still have been charged (its reservation failed; a fan-out
     # is not compensated), but no order is ever charged twice.
     no_lost_or_duplicated_writes(
