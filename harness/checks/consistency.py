@@ -93,33 +93,44 @@ def effects_carry_their_cause(
     effect_key: str,
     effect_cause: str,
     what: str = "effect",
+    complete: bool = False,
 ) -> Verdict:
     """Every asynchronous effect names the request that caused it.
 
     ``causes`` maps an effect's key (say, an order ID) to the request ID of the request
-    that created it; each effect's ``effect_cause`` field must equal that request ID.
+    that created it; each effect's ``effect_cause`` field must equal that request ID. With
+    ``complete``, every cause must also have its effect (none was lost).
     """
     name = "trace consistency"
     seen = 0
+    found: set[Hashable] = set()
     wrong: list[str] = []
     for effect in effects:
         cause = causes.get(effect.get(effect_key))
         if cause is None:
             continue
         seen += 1
+        found.add(effect.get(effect_key))
         if effect.get(effect_cause) != cause:
             wrong.append(
                 f"{what} for {effect.get(effect_key)} carries request ID "
                 f"{effect.get(effect_cause)!r}, but request {cause!r} caused it"
             )
-    if seen == 0:
+    missing = len(causes) - len(found)
+    if seen == 0 and not (complete and causes):
         return Verdict.unknown(name, f"no {what} matched a recorded cause")
-    missing = len(causes) - seen
     if wrong:
         shown = "\n  ".join(wrong[:10])
         return Verdict.failing(
             name,
             f"{len(wrong)} of {seen} {what}s carry another request's ID:\n  {shown}",
+        )
+    if complete and missing:
+        lost = sorted(str(k) for k in causes if k not in found)
+        return Verdict.failing(
+            name,
+            f"{missing} of {len(causes)} {what}s were lost (never recorded): "
+            + ", ".join(lost[:10]),
         )
     note = f" ({missing} caused {what}s not found)" if missing else ""
     return Verdict.passing(name, f"all {seen} {what}s carry the ID of their cause{note}")

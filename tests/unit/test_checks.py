@@ -157,6 +157,19 @@ def test_effects_must_carry_the_request_id_of_their_cause() -> None:
     assert effects_carry_their_cause(causes, [], **args).outcome is Outcome.UNKNOWN
 
 
+def test_complete_effects_must_all_be_there() -> None:
+    causes = {"o1": "r1", "o2": "r2"}
+    one = [{"order": "o1", "request_id": "r1"}, {"order": "o1", "request_id": "r1"}]
+    args = {"effect_key": "order", "effect_cause": "request_id"}
+    assert effects_carry_their_cause(causes, one, **args).outcome is Outcome.PASS
+    lost = effects_carry_their_cause(causes, one, complete=True, **args)
+    assert lost.outcome is Outcome.FAIL
+    assert "1 of 2 effects were lost (never recorded): o2" in lost.message
+    none = effects_carry_their_cause(causes, [], complete=True, **args)
+    assert none.outcome is Outcome.FAIL
+    assert "2 of 2 effects were lost" in none.message
+
+
 # -- breaker ----------------------------------------------------------------------------------
 
 
