@@ -223,6 +223,11 @@ class Environment:
                 continue
             self.backend.wait_ready(self.topology.service(name), self.startup_timeout_s)
 
+    def restart(self, service: str) -> None:
+        """Stop and start one service (SIGTERM first) and wait until it is ready again."""
+        self.backend.restart(service)
+        self.backend.wait_ready(self.topology.service(service), self.startup_timeout_s)
+
     def assert_healed(self) -> None:
         leftovers = self.heal_all()
         if leftovers:

@@ -18,13 +18,21 @@ The invariants, none of which knows which bug is on:
   answered 500 (the gateway's contract maps every downstream failure to 502/503/504 or a
   degraded 200);
 - survives: a service keeps its process unless the schedule killed, stopped or restarted
-  it; no panic or fatal error in its log, no ``superfluous response.WriteHeader``;
+  it; no panic or fatal error in its log, no ``superfluous response.WriteHeader``, and
+  with the race-detector build (``--chaos-race``) no data race report;
+- breaker trips: a burst of at least twice BREAKER_FAILURES patient requests while one
+  downstream is cut off (its link down; the service killed, stopped, frozen or unplugged)
+  opens that downstream's breaker, unless it was open already;
 - breaker recovers after heal: with every fault healed, healthy traffic closes every
   breaker within BREAKER_TIMEOUT + epsilon;
+- bounded concurrency: during a burst, the gateway's goroutines stay under its idle count
+  + BULKHEAD_SIZE slow calls per downstream (``GOROUTINES_PER_CALL`` each) + a margin;
 - no leaked goroutines after heal + quiesce, per service, against the example's baseline;
 - no lost or duplicated writes: every acknowledged order stored exactly once, no order
   charged twice;
-- trace consistency: audit events carry the request ID of the order that caused them;
+- trace consistency: audit events carry the request ID of the order that caused them, and
+  unless the schedule SIGKILLed the gateway, every acknowledged order has its audit event
+  (a SIGTERM drains the audit queue);
 - counter consistency: gateway_orders_handled_total moved by between the acknowledged and
   the sent orders.
 """
@@ -45,10 +53,13 @@ from faults import (
     Fault,
     FaultOff,
     FaultOn,
+    Kill,
     Latency,
+    LinkDown,
     LoadBurst,
     Pause,
     ProcessFault,
+    Restart,
     Schedule,
     Step,
     Wait,
@@ -68,6 +79,7 @@ from harness.checks import (
     no_runtime_reports,
     replies_well_formed,
     snapshot,
+    stays_under,
     survives,
 )
 from harness.checks.goroutines import GoroutineBaseline
@@ -76,10 +88,12 @@ from harness.environment import Environment
 from harness.errors import ChaosError
 from harness.explore import PROFILES, Budget, Failure, FailureLog, hypothesis_settings
 from harness.history import History
+from harness.sampler import MetricSampler
 from harness.summary import note_verdict
 from suites.reference import (
     acknowledged,
     close_breakers,
+    gateway_setting_int,
     gateway_setting_ms,
     get_json,
     metric,
@@ -99,6 +113,7 @@ __all__ = [
 
 GATEWAY = "gateway"
 SERVICES = ("gateway", "inventory", "payment")
+DOWNSTREAMS = ("inventory", "payment")
 ORDERS = "POST /orders"
 EPSILON_MS = 500.0  # on top of a budget: scheduling noise on a busy machine
 MAX_ACTIVE = 2  # faults on at once
@@ -107,6 +122,13 @@ MAX_FAULT_MS = 3000  # latencies up to three times the gateway's deadline
 QUIESCE_S = 0.2  # after healing, before the end-of-example checks
 LEAK_SETTLE_S = 6.0  # in-flight work (REQUEST_TIMEOUT + the audit's own budget) ends by then
 AUDIT_WAIT_S = 3.0
+# Goroutines one slow downstream call holds in the gateway (server connection and its
+# reader, handler worker, watchdog, transport read and write loops, one in passing) and
+# the margin for everything else a burst brings (refusals being answered, keep-alive
+# connections); measured in suites/test_bulkhead.py.
+GOROUTINES_PER_CALL = 7
+OTHER_GOROUTINES = 60
+SAMPLE_EVERY_S = 0.05
 
 
 class InvariantBroken(AssertionError):
@@ -153,6 +175,7 @@ class ExampleRun:
     active: list[Fault] = field(default_factory=list)
     bursts: list[Burst] = field(default_factory=list)
     replaced: set[str] = field(default_factory=set)  # services restarted by the schedule
+    killed: set[str] = field(default_factory=set)  # services SIGKILLed by the schedule
     snapshots: dict[str, ServiceSnapshot] = field(default_factory=dict)
     baselines: dict[str, GoroutineBaseline] = field(default_factory=dict)
     counter_before: float | None = None
@@ -165,11 +188,17 @@ class ExampleRun:
     def start(self) -> None:
         self.env.reset()
         if not close_breakers(self.env):
+            # An earlier example (a failing one, or a candidate Hypothesis tried while
+            # shrinking) left a breaker open for good. A fresh gateway process is the
+            # baseline then, so that this example is judged by its own steps alone.
+            progress.say("a breaker stayed open after an earlier example: restarting gateway")
+            self.env.restart(GATEWAY)
+        if not close_breakers(self.env):
             self._fail(
                 Verdict.failing(
                     "breaker recovers after heal",
-                    "at the start of the example the gateway's breakers did not close under "
-                    "healthy traffic (an earlier example's trip never recovered)",
+                    "at the start of the example, on a freshly restarted gateway, the breakers "
+                    "did not close under healthy traffic",
                 )
             )
         for name in SERVICES:
@@ -189,6 +218,8 @@ class ExampleRun:
         self._guard(lambda: fault.apply(self.env))
         if _replaces_process(fault):
             self.replaced.add(str(fault.to_json()["service"]))
+        if isinstance(fault, Kill):
+            self.killed.add(str(fault.to_json()["service"]))
 
     def fault_off(self, fault: Fault) -> None:
         self.steps.append(FaultOff(fault))
@@ -214,27 +245,103 @@ class ExampleRun:
         else:
             prefix, request = None, step.request
             budget = gateway_setting_ms(self.env, "DOWNSTREAM_TIMEOUT", "1s")
-        result = self._guard(
-            lambda: self.env.load(
-                step.service,
-                request,
-                rate=step.rate,
-                seconds=step.seconds,
-                max_requests=step.max_requests,
-                timeout=step.timeout_s,
-            )
-        )
         patient = step.timeout_s * 1000 >= budget + EPSILON_MS
+        cut = self._cut_off(orders=prefix is not None) if patient else None
+        breakers = {cut: self._breaker_reading(cut)} if cut else {}
+        sampler = MetricSampler(
+            self.env, [GATEWAY], interval_s=SAMPLE_EVERY_S, max_seconds=step.seconds + 10
+        )
+        with sampler:
+            result = self._guard(
+                lambda: self.env.load(
+                    step.service,
+                    request,
+                    rate=step.rate,
+                    seconds=step.seconds,
+                    max_requests=step.max_requests,
+                    timeout=step.timeout_s,
+                )
+            )
         burst = Burst(step, prefix, result.history, result.sent, judged=patient)
         self.bursts.append(burst)
+        self._check_concurrency(sampler)
         if burst.judged:
             self._require(answers_within(result.history, budget, epsilon_ms=EPSILON_MS))
             check = _read_well_formed if prefix is None else None
             self._require(replies_well_formed(result.history, is_well_formed=check))
+            for downstream, before in breakers.items():
+                self._check_breaker_tripped(downstream, before, result.sent)
         elif prefix is None:
             # Impatient clients gave up early, so no timing is judged; the replies that did
             # come back must still be graceful (a product read is never answered 500).
             self._require(_no_500_reads(result.history))
+
+    def _cut_off(self, *, orders: bool) -> str | None:
+        """The one downstream every call to which fails under the active faults (its link
+        down; the service killed, stopped, frozen or unplugged), if the burst calls it.
+
+        Only one: with two cut off, an order's failing call cancels the other, and a
+        cancelled call rightly does not count against a breaker.
+        """
+        cut: set[str] = set()
+        for fault in self.active:
+            data = fault.to_json()
+            if isinstance(fault, LinkDown):
+                cut.add(self.env.topology.links[str(data["link"])].upstream_service)
+            elif isinstance(fault, ProcessFault | Disconnect) and not isinstance(fault, Restart):
+                cut.add(str(data["service"]))
+        called = set(DOWNSTREAMS) if orders else {"inventory"}
+        cut &= set(DOWNSTREAMS)
+        return next(iter(cut)) if len(cut) == 1 and cut <= called else None
+
+    def _breaker_reading(self, downstream: str) -> tuple[float, float]:
+        """(its state, how often it has opened) as the gateway exports them."""
+        state = metric(self.env, GATEWAY, "gateway_breaker_state", downstream=downstream)
+        opened = metric(
+            self.env, GATEWAY, "gateway_breaker_transitions_total", downstream=downstream, to="open"
+        )
+        return (state or 0.0, opened or 0.0)
+
+    def _check_breaker_tripped(
+        self, downstream: str, before: tuple[float, float], sent: int
+    ) -> None:
+        failures = gateway_setting_int(self.env, "BREAKER_FAILURES", 5)
+        if sent < 2 * failures:
+            return
+        state_before, opened_before = before
+        _, opened_after = self._breaker_reading(downstream)
+        name = "breaker trips"
+        if state_before != 0 or opened_after > opened_before:
+            note_verdict(Verdict.passing(name, f"the breaker for {downstream} opened"))
+            return
+        self._fail(
+            Verdict.failing(
+                name,
+                f"{sent} requests went to the gateway while {downstream} was cut off, so every "
+                f"call to it failed, yet the gateway's breaker for {downstream} stayed closed "
+                f"(BREAKER_FAILURES is {failures}): calls to a dead downstream are not cut short",
+            )
+        )
+
+    def _check_concurrency(self, sampler: MetricSampler) -> None:
+        idle = self.baselines[GATEWAY].count
+        if idle is None or GATEWAY in self.replaced:
+            return
+        slots = gateway_setting_int(self.env, "BULKHEAD_SIZE", 16)
+        ceiling = idle + len(DOWNSTREAMS) * slots * GOROUTINES_PER_CALL + OTHER_GOROUTINES
+        series = sampler.series(GATEWAY, "go_goroutines")
+        start = series[0][0] if series else 0.0
+        verdict = stays_under(
+            [(t - start, value) for t, value in series],
+            ceiling,
+            what="the gateway's go_goroutines",
+            why=(
+                f"idle {idle:g} + {len(DOWNSTREAMS)} downstreams x BULKHEAD_SIZE {slots} x "
+                f"{GOROUTINES_PER_CALL} per slow call + {OTHER_GOROUTINES}"
+            ),
+        )
+        if verdict.outcome is Outcome.FAIL:
+            self._require(verdict)
 
     # -- after every step: cheap ----------------------------------------------------------------
 
@@ -273,7 +380,7 @@ class ExampleRun:
                     self.env,
                     name,
                     since=mark,
-                    kinds=("panic", "fatal error"),
+                    kinds=("data race", "panic", "fatal error"),
                     also=("superfluous response.WriteHeader",),
                 )
             )
@@ -339,6 +446,8 @@ class ExampleRun:
                     effect_key="order_id",
                     effect_cause="request_id",
                     what="audit event",
+                    # A SIGKILL may lose queued events; a SIGTERM must drain them.
+                    complete=GATEWAY not in self.killed,
                 )
             )
 
@@ -502,6 +611,20 @@ def exploration_machine(env: Environment, log: FailureLog) -> type[RuleBasedStat
             self.run.burst(
                 LoadBurst(
                     GATEWAY, request, rate=float(rate), seconds=tenths / 10, timeout_s=timeout
+                )
+            )
+
+        @rule(product=st.integers(1, 3), rate=st.integers(100, 300))
+        def overload(self, product: int, rate: int) -> None:
+            """Far more reads than the bulkheads hold at once: with a slow downstream the
+            gateway must shed the surplus at once, not pile it up."""
+            self.run.burst(
+                LoadBurst(
+                    GATEWAY,
+                    f"GET /products/{product}",
+                    rate=float(rate),
+                    seconds=0.5,
+                    timeout_s=5.0,
                 )
             )
 

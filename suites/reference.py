@@ -33,6 +33,11 @@ def gateway_setting_ms(env: Environment, name: str, default: str) -> float:
     return go_duration_ms(env.topology.service("gateway").environment.get(name, default))
 
 
+def gateway_setting_int(env: Environment, name: str, default: int) -> int:
+    """A count setting of the gateway (BULKHEAD_SIZE, say), as the compose file configures it."""
+    return int(env.topology.service("gateway").environment.get(name, str(default)))
+
+
 def order_requests(prefix: str) -> RequestFactory:
     """POST /orders with a unique Idempotency-Key and X-Request-ID per request."""
 

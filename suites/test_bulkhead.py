@@ -16,7 +16,7 @@ from harness.checks import answers_within, status_counts, stays_under
 from harness.environment import Environment
 from harness.history import History
 from harness.sampler import MetricSampler
-from suites.reference import metric
+from suites.reference import gateway_setting_int, metric
 
 LINK = "gateway->inventory"
 READ = "GET /products/1"
@@ -65,7 +65,7 @@ def slowed_answers(history: History, at_least_ms: float) -> int:
 def test_overload_on_a_slow_downstream_is_shed_and_goroutines_stay_bounded(
     chaos: Environment, gateway_deadline_ms: float
 ) -> None:
-    bulkhead_size = int(chaos.topology.service("gateway").environment.get("BULKHEAD_SIZE", "16"))
+    bulkhead_size = gateway_setting_int(chaos, "BULKHEAD_SIZE", 16)
     slow_ms = int(gateway_deadline_ms / 2)  # below the deadline: calls succeed, hold a slot
     # An open breaker would refuse every call before the bulkhead ever filled up (the
     # suite's fixture closes breakers before each test).
