@@ -50,10 +50,10 @@ class Row:
         return self.examples * 60 / max(self.seconds, 1e-9)
 
 
-def start(bugs: tuple[str, ...]) -> Environment:
+def start(bugs: tuple[str, ...], *, race: bool) -> Environment:
     env = Environment(
         load_topology(COMPOSE),
-        DockerBackend(new_session_id(), docker_client()),
+        DockerBackend(new_session_id(), docker_client(), race=race),
         service_env={"CHAOS_BUGS": ",".join(bugs)} if bugs else {},
         startup_timeout_s=60,
         seed=0,
@@ -63,10 +63,17 @@ def start(bugs: tuple[str, ...]) -> Environment:
 
 
 def measure(
-    bug: str | None, *, profile: str, seconds: float, seed: int, replays: int, max_examples: int
+    bug: str | None,
+    *,
+    profile: str,
+    seconds: float,
+    seed: int,
+    replays: int,
+    max_examples: int,
+    race: bool,
 ) -> Row:
     bugs = (bug,) if bug else ()
-    env = start(bugs)
+    env = start(bugs, race=race)
     try:
         found = explore(env, profile, seed=seed, budget_s=seconds, max_examples=max_examples)
         failure = found.failure
@@ -103,6 +110,9 @@ def main() -> None:
     parser.add_argument("--replays", type=int, default=5, help="replays of a found failure")
     parser.add_argument("--max-examples", type=int, default=10_000)
     parser.add_argument(
+        "--race", action="store_true", help="the race-detector build of every service"
+    )
+    parser.add_argument(
         "--shrink-seconds",
         type=int,
         default=0,
@@ -125,6 +135,7 @@ def main() -> None:
                 seed=args.seed,
                 replays=args.replays,
                 max_examples=args.max_examples,
+                race=args.race,
             )
         except ChaosError as exc:  # the system broke under the bench (not the exploration)
             row = Row(bug or "correct", 0, 0.0, False, None, None, "error", str(exc)[:90], "")
@@ -136,7 +147,11 @@ def main() -> None:
             flush=True,
         )
     print()
-    print(f"profile {args.profile}, seed {args.seed}, budget {args.seconds:.0f} s per build")
+    variant = "race-detector" if args.race else "plain"
+    print(
+        f"profile {args.profile}, seed {args.seed}, budget {args.seconds:.0f} s per build, "
+        f"{variant} builds"
+    )
     print(
         f"{'build':<28} {'examples':>8} {'per min':>8} {'found':>6} {'fault steps':>11} "
         f"{'steps':>5} {'replays':>8}  what broke"
