@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.exploration [--seconds 120] [--profile ci] [--seed N]
     .venv/bin/python -m bench.exploration --bugs leak-on-timeout,no-deadline --seconds 300
+    .venv/bin/python -m bench.exploration --race --bugs shared-counter-race --seconds 600
 
 Without ``--bugs``: runs the state machine on the correct build for ``--seconds`` (new
 examples stop then) and prints examples per minute (the target is at least 30), and
@@ -9,7 +10,8 @@ whether any invariant broke (a false alarm). With ``--bugs``: for each seeded bu
 a fresh system with that bug, exploration for at most ``--seconds``, then the shortest
 failing schedule saved under ``.chaos/replays/`` and replayed ``--replays`` times; one
 table row per bug: found or not, after how long, the shrunk schedule's length (fault
-steps / steps) and how many replays reproduced the failure.
+steps / steps) and how many replays reproduced the failure. ``--race`` explores the
+race-detector builds, where data races are reported (the plain builds rarely show them).
 
 Every system it starts is removed at the end. Asserts nothing.
 """
