@@ -19,6 +19,8 @@ Every system it starts is removed at the end. Asserts nothing.
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +123,8 @@ def main() -> None:
         help="cap Hypothesis' shrinking time (its own cap is 300 s; a private knob)",
     )
     args = parser.parse_args()
+    # A run stopped with SIGTERM still removes the system it started (env.down in finally).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.shrink_seconds:
         from hypothesis.internal.conjecture import engine
 
