@@ -3,6 +3,7 @@
 ``toxiproxy-python`` keeps the server address in class attributes, so every call here
 points it at this server first: the address belongs to this object, not to whichever
 server was configured last. Its exceptions become :class:`FaultError` quoting the server.
+It also sends every request without a timeout, so this module gives it one.
 """
 
 from __future__ import annotations
@@ -13,13 +14,38 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import toxiproxy.api
 from toxiproxy import Proxy, Toxiproxy
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from harness.errors import FaultError
 from harness.topology import Link
 
-__all__ = ["ProxyHandle", "ToxicState", "ToxiproxyServer", "proxy_name"]
+__all__ = ["API_TIMEOUT_S", "ProxyHandle", "ToxicState", "ToxiproxyServer", "proxy_name"]
+
+# Toxiproxy answers its API in milliseconds; one that has not answered in this long is
+# stuck (e.g. RemoveToxic blocked under the proxy's lock, Shopify/toxiproxy#558), and a
+# FaultError now is better than a run that hangs for ever.
+API_TIMEOUT_S = 15.0
+
+
+class _RequestsWithTimeout:
+    """What ``toxiproxy.api`` calls as ``requests``, with a timeout on every request."""
+
+    @staticmethod
+    def get(**kwargs: Any) -> requests.Response:
+        return requests.get(timeout=API_TIMEOUT_S, **kwargs)
+
+    @staticmethod
+    def post(**kwargs: Any) -> requests.Response:
+        return requests.post(timeout=API_TIMEOUT_S, **kwargs)
+
+    @staticmethod
+    def delete(**kwargs: Any) -> requests.Response:
+        return requests.delete(timeout=API_TIMEOUT_S, **kwargs)
+
+
+toxiproxy.api.requests = _RequestsWithTimeout
 
 
 def proxy_name(link: Link) -> str:
