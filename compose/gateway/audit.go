@@ -116,10 +116,17 @@ func (g *gateway) emitAudit(c *gin.Context, o Order) {
 	})
 }
 
-// stockLeft asks inventory for the stock now; nil when it cannot say in time.
+// stockLeft asks inventory for the stock now; nil when it cannot say in time or says
+// something unreadable. Guarded: a reply of the wrong shape panics in decodeProduct, and
+// the event must still be stored (found by the exploration: the panic, recovered by
+// SafeGo, used to take the whole event with it).
 func (g *gateway) stockLeft(ctx context.Context, item int) *int {
-	p, err := g.fetchProduct(ctx, item)
-	if err != nil {
+	var p Product
+	read := g.svc.Guard("audit stock read", func() (err error) {
+		p, err = g.fetchProduct(ctx, item)
+		return err
+	})
+	if read() != nil {
 		return nil
 	}
 	return &p.Stock

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,6 +72,26 @@ func TestOrderCreatedOnceAndAudited(t *testing.T) {
 	}
 	if line := metricLine(t, g, "gateway_orders_handled_total"); line != "gateway_orders_handled_total 1" {
 		t.Fatalf("metric: %q", line)
+	}
+}
+
+// Inventory takes the reservation but answers the stock read after it with a body of the
+// wrong shape: the order's audit event is still stored, without the stock.
+func TestAuditEventSurvivesAnUnreadableStockReply(t *testing.T) {
+	rude := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, `{"seq":1}`)
+			return
+		}
+		io.WriteString(w, `{"id":1,"stock":"plenty"}`)
+	})
+	g := newTestGateway(t, nil, rude, newFakePayment())
+	if a := g.order(t, "k1", "req-1"); a.code != http.StatusCreated {
+		t.Fatalf("%d %s", a.code, a.body)
+	}
+	if ev := g.auditEvents(t, 1)[0]; ev.RequestID != "req-1" || ev.StockAfter != nil {
+		t.Fatalf("audit event %+v", ev)
 	}
 }
 
