@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.exploration [--seconds 120] [--profile ci] [--seed N]
     .venv/bin/python -m bench.exploration --bugs leak-on-timeout,no-deadline --seconds 300
     .venv/bin/python -m bench.exploration --race --bugs shared-counter-race --seconds 600
+    .venv/bin/python -m bench.exploration --race --control .chaos/replays/bench-*.json
 
 Without ``--bugs``: runs the state machine on the correct build for ``--seconds`` (new
 examples stop then) and prints examples per minute (the target is at least 30), and
@@ -12,6 +13,8 @@ failing schedule saved under ``.chaos/replays/`` and replayed ``--replays`` time
 table row per bug: found or not, after how long, the shrunk schedule's length (fault
 steps / steps) and how many replays reproduced the failure. ``--race`` explores the
 race-detector builds, where data races are reported (the plain builds rarely show them).
+``--control`` replays saved schedules once each on the correct build, where every one
+must keep every invariant (or what the exploration found was not the bug's doing).
 
 Every system it starts is removed at the end. Asserts nothing.
 """
@@ -25,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from faults import Schedule
 from harness.backends.docker import DockerBackend, docker_client
 from harness.environment import Environment
 from harness.errors import ChaosError
@@ -103,6 +107,19 @@ def measure(
         env.down()
 
 
+def control(files: list[str], *, race: bool) -> None:
+    """Replay each saved schedule once on the correct build: a schedule a bug's exploration
+    found must keep every invariant there, or what it found was not that bug's doing."""
+    env = start((), race=race)
+    try:
+        for name in files:
+            failed, messages = replay(env, Schedule.load(name), 1)
+            verdict = "BROKEN " + messages[0].splitlines()[0][:100] if failed else "kept"
+            print(f"{Path(name).name}: on the correct build {verdict}", flush=True)
+    finally:
+        env.down()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -122,6 +139,12 @@ def main() -> None:
         default=0,
         help="cap Hypothesis' shrinking time (its own cap is 300 s; a private knob)",
     )
+    parser.add_argument(
+        "--control",
+        nargs="+",
+        metavar="REPLAY",
+        help="instead of exploring: replay these saved schedules once on the correct build",
+    )
     args = parser.parse_args()
     # A run stopped with SIGTERM still removes the system it started (env.down in finally).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -129,6 +152,9 @@ def main() -> None:
         from hypothesis.internal.conjecture import engine
 
         engine.MAX_SHRINKING_SECONDS = args.shrink_seconds
+    if args.control:
+        control(args.control, race=args.race)
+        return
     bugs = [b.strip() for b in args.bugs.split(",") if b.strip()] or [None]
     rows: list[Row] = []
     for bug in bugs:
