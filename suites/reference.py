@@ -20,6 +20,22 @@ _GO_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
 _MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
+# Under overload the gateway's goroutines stay under
+# baseline + BULKHEAD_SIZE * GOROUTINES_PER_HELD_CALL + OTHER_GOROUTINES (per downstream held).
+# Goroutines one call holds in the gateway while it waits on the slow downstream: the
+# server's connection goroutine and its background reader, the handler's worker
+# (SafeGo), the slow-request watchdog, and the HTTP transport's read and write loops of
+# the downstream connection: six, plus one for goroutines that come and go with a call.
+GOROUTINES_PER_HELD_CALL = 7
+# Besides the held calls: refusals being answered (a few ms each, so only a handful at a
+# time at 200 reads/s) and the keep-alive connections the load generator holds open
+# (one server goroutine each, ~20-30 here). Measured on the correct build (idle baseline
+# 12): peaks of 112-126, so about 100-115 above baseline against the 172 allowed; with
+# no bulkhead, every read of the 2.5 s holds its goroutines for the whole 500 ms
+# (~100 calls at once) and the peak passes 600.
+OTHER_GOROUTINES = 60
+
+
 def go_duration_ms(text: str) -> float:
     """Milliseconds in a Go duration such as '1s' or '250ms' (the forms the services read)."""
     match = _GO_DURATION.match(text.strip())

@@ -16,26 +16,17 @@ from harness.checks import answers_within, status_counts, stays_under
 from harness.environment import Environment
 from harness.history import History
 from harness.sampler import MetricSampler
-from suites.reference import gateway_setting_int, metric
+from suites.reference import (
+    GOROUTINES_PER_HELD_CALL,
+    OTHER_GOROUTINES,
+    gateway_setting_int,
+    metric,
+)
 
 LINK = "gateway->inventory"
 READ = "GET /products/1"
 OFFERED_RATE = 200.0  # product reads per second, far beyond what 16 slow slots can carry
 OVERLOAD_S = 2.5
-
-# The ceiling is baseline + BULKHEAD_SIZE * GOROUTINES_PER_HELD_CALL + OTHER_GOROUTINES.
-# Goroutines one call holds in the gateway while it waits on the slow downstream: the
-# server's connection goroutine and its background reader, the handler's worker
-# (SafeGo), the slow-request watchdog, and the HTTP transport's read and write loops of
-# the downstream connection: six, plus one for goroutines that come and go with a call.
-GOROUTINES_PER_HELD_CALL = 7
-# Besides the held calls: refusals being answered (a few ms each, so only a handful at a
-# time at OFFERED_RATE) and the keep-alive connections the load generator holds open
-# (one server goroutine each, ~20-30 here). Measured on the correct build (idle baseline
-# 12): peaks of 112-126, so about 100-115 above baseline against the 172 allowed; with
-# no bulkhead, every read of the 2.5 s holds its goroutines for the whole 500 ms
-# (~100 calls at once) and the peak passes 600.
-OTHER_GOROUTINES = 60
 
 
 def gateway_metric(chaos: Environment, name: str, **labels: str) -> float:
