@@ -18,7 +18,6 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
@@ -89,12 +88,14 @@ class FaultTarget(Protocol):
         """Record that ``fault`` is now on (True) or off (False)."""
 
 
-_current: ContextVar[FaultTarget | None] = ContextVar("chaos_fault_target", default=None)
 _registry: dict[str, type[Fault]] = {}
 
 
 def current_target() -> FaultTarget:
-    target = _current.get()
+    """The running system of the current chaos test (see :mod:`harness.context`)."""
+    from harness.context import current_environment
+
+    target = current_environment()
     if target is None:
         raise FaultError(
             "no running environment to apply this fault to; use it inside a test that takes "
@@ -105,11 +106,11 @@ def current_target() -> FaultTarget:
 
 @contextmanager
 def using_target(target: FaultTarget) -> Iterator[None]:
-    token = _current.set(target)
-    try:
+    """Make ``target`` the current chaos test's system for the block."""
+    from harness.context import using_environment
+
+    with using_environment(target):  # type: ignore[arg-type]
         yield
-    finally:
-        _current.reset(token)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ started is removed before the error reaches the caller.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import TracebackType
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from harness.backends.base import Backend, ServiceState
 from harness.errors import ChaosError, FaultError, LeftoverFaultError
+from harness.events import Events
 from harness.history import History
 from harness.load import LoadResult, LoadRun, RequestFactory, start_load
 from harness.timeline import Timeline
@@ -48,8 +49,8 @@ class Environment:
         self._proxies: dict[str, ProxyHandle] = {}
         self._active: list[Fault] = []
         self.faults_applied: list[Fault] = []  # every fault switched on, in order, for reports
-        # Called with (fault, now_active) whenever a fault goes on or off; reports listen here.
-        self.fault_listeners: list[Callable[[Fault, bool], None]] = []
+        # Faults going on and off, verdicts, progress: the summary and reports listen here.
+        self.events = Events()
         self.timeline = Timeline()  # the current test's; the plugin starts a new one per test
 
     # -- life cycle -------------------------------------------------------------------
@@ -173,8 +174,7 @@ class Environment:
         else:
             self._active.remove(fault)
         self.timeline.on_fault(fault, active)
-        for listener in self.fault_listeners:
-            listener(fault, active)
+        self.events.fault(fault, active)
 
     @property
     def active_faults(self) -> tuple[Fault, ...]:

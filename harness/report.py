@@ -32,11 +32,12 @@ from harness.history import History
 
 if TYPE_CHECKING:
     from faults.base import Fault
+    from harness.checks.verdict import Verdict
     from harness.environment import Environment
     from harness.settings import Settings
 
 __all__ = [
-    "FaultSteps",
+    "AllureListener",
     "TestArtifacts",
     "attach_json",
     "attach_text",
@@ -61,13 +62,22 @@ PNG_MIME = "image/png"
 TEXT_MIME = "text/plain"
 
 
-class FaultSteps:
-    """Opens an Allure step when a fault goes on and closes it when the fault is healed."""
+class AllureListener:
+    """A listener (see :mod:`harness.events`) that writes what a running system tells it
+    into the current Allure result: an Allure step per fault window (opened when the fault
+    goes on, closed when it is healed) and the evidence of every verdict that did not pass.
+    """
 
     def __init__(self) -> None:
         self._open: dict[int, str] = {}
 
-    def __call__(self, fault: Fault, active: bool) -> None:
+    def on_verdict(self, verdict: Verdict) -> None:
+        if verdict.passed:
+            return
+        for name, text in verdict.evidence.items():
+            attach_text(f"{verdict.check}: {name}", text)
+
+    def on_fault(self, fault: Fault, active: bool) -> None:
         key = id(fault)
         if active and key not in self._open:
             step = uuid.uuid4().hex
@@ -267,7 +277,7 @@ def environment_properties(
         "allure-pytest": _version("allure-pytest"),
         "backend": settings.backend,
         "seed": str(settings.seed),
-        "bugs": ",".join(settings.bugs) or "none (correct build)",
+        "bugs": ",".join(settings.bugs) or "none",
         "compose": str(settings.compose) if settings.compose else "none",
         "race": "yes" if settings.race else "no",
     }

@@ -21,6 +21,7 @@ __all__ = [
     "Build",
     "Link",
     "LocalSpec",
+    "SeededBugs",
     "Service",
     "Topology",
     "ToxiproxySpec",
@@ -40,7 +41,7 @@ _SERVICE_KEYS = {
     "command",
 }
 _BUILD_KEYS = {"context", "dockerfile", "args"}
-_CHAOS_KEYS = {"prebuild", "toxiproxy", "links", "services", "bugs"}
+_CHAOS_KEYS = {"prebuild", "toxiproxy", "links", "services", "bugs", "race"}
 _CHAOS_SERVICE_KEYS = {"port", "health", "metrics", "pprof", "writable", "local"}
 _LINK_NAME = re.compile(r"^[A-Za-z0-9_.-]+->[A-Za-z0-9_.-]+$")
 
@@ -129,6 +130,17 @@ class Link:
 
 
 @dataclass(frozen=True)
+class SeededBugs:
+    """Mistakes a system can switch on by name (``--chaos-bugs``), and how it is told.
+
+    ``env`` is the variable every service gets, the chosen names comma-separated.
+    """
+
+    env: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ToxiproxySpec:
     service: str
     api_port: int = 8474
@@ -142,7 +154,9 @@ class Topology:
     toxiproxy: ToxiproxySpec | None
     prebuild: tuple[str, ...] | None
     volumes: tuple[str, ...]
-    known_bugs: tuple[str, ...] | None
+    bugs: SeededBugs | None = None  # x-chaos.bugs: what --chaos-bugs may switch on
+    # x-chaos.race.build_args: what --chaos-race adds to every image build (None: no race build)
+    race_build_args: Mapping[str, str] | None = None
     # Globs: when no input changed and every output is still there, prebuild is skipped.
     prebuild_inputs: tuple[str, ...] | None = None
     prebuild_outputs: tuple[str, ...] = ()
@@ -254,9 +268,6 @@ def _parse(path: Path, raw: object) -> Topology:
         raise TopologyError(f"two links in x-chaos.links of {where} listen on the same port")
 
     prebuild, prebuild_inputs, prebuild_outputs = _prebuild(chaos.get("prebuild"), where)
-    bugs = chaos.get("bugs")
-    if bugs is not None and not (isinstance(bugs, list) and all(isinstance(b, str) for b in bugs)):
-        raise TopologyError(f"x-chaos.bugs in {where} must be a list of bug names")
 
     topology = Topology(
         path=path,
@@ -267,7 +278,8 @@ def _parse(path: Path, raw: object) -> Topology:
         prebuild_inputs=prebuild_inputs,
         prebuild_outputs=prebuild_outputs,
         volumes=volumes,
-        known_bugs=tuple(bugs) if bugs is not None else None,
+        bugs=_bugs(chaos.get("bugs"), where),
+        race_build_args=_race(chaos.get("race"), where),
     )
     topology.start_levels()  # reject dependency cycles now, not at start-up
     return topology
@@ -355,6 +367,41 @@ def _prebuild(
     if not (isinstance(outputs, list) and all(isinstance(g, str) for g in outputs)):
         raise TopologyError(f"x-chaos.prebuild.outputs in {where} must be a list of globs")
     return tuple(command), tuple(inputs) if inputs is not None else None, tuple(outputs)
+
+
+def _bugs(raw: object, where: str) -> SeededBugs | None:
+    if raw is None:
+        return None
+    example = "{env: CHAOS_BUGS, names: [leak-on-timeout, ...]}"
+    if not isinstance(raw, Mapping):
+        raise TopologyError(
+            f"x-chaos.bugs in {where} must be a mapping {example}: `env` is the variable "
+            "every service gets (the names --chaos-bugs switched on, comma-separated), "
+            "`names` the names it accepts"
+        )
+    _only(raw, {"env", "names"}, where, "x-chaos.bugs")
+    env, names = raw.get("env"), raw.get("names")
+    if not isinstance(env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+        raise TopologyError(
+            f"x-chaos.bugs.env in {where} must name an environment variable, e.g. {example}"
+        )
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        raise TopologyError(f"x-chaos.bugs.names in {where} must be a list of bug names")
+    return SeededBugs(env=env, names=tuple(names))
+
+
+def _race(raw: object, where: str) -> Mapping[str, str] | None:
+    if raw is None:
+        return None
+    spec = _mapping(raw, where, "x-chaos.race")
+    _only(spec, {"build_args"}, where, "x-chaos.race")
+    args = _mapping(spec.get("build_args"), where, "x-chaos.race.build_args")
+    if not args:
+        raise TopologyError(
+            f"x-chaos.race in {where} needs `build_args`, the build args that select the "
+            "race-detector build, e.g. {build_args: {VARIANT: race}}"
+        )
+    return {str(k): str(v) for k, v in args.items()}
 
 
 def _build(path: Path, name: str, raw: object) -> Build | None:

@@ -47,11 +47,16 @@ class DockerBackend(Backend):
     name = "docker"
 
     def __init__(
-        self, session: str, client: docker.DockerClient | None = None, *, race: bool = False
+        self,
+        session: str,
+        client: docker.DockerClient | None = None,
+        *,
+        build_args: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(session)
         self.client = client or docker_client()
-        self.build_args = {"CHAOS_VARIANT": "race"} if race else {}
+        # Added to every image build (what x-chaos.race declares, under --chaos-race).
+        self.build_args = dict(build_args or {})
         self.network_name = f"{session}-net"
         self._images: dict[str, str] = {}
         self._env: Mapping[str, str] = {}

@@ -82,7 +82,7 @@ volumes:
 x-chaos:
   services:
     inventory: {{port: 8080, health: {health}, metrics: /metrics}}
-  bugs: [leak-on-timeout, no-deadline]
+  bugs: {{env: CHAOS_BUGS, names: [leak-on-timeout, no-deadline]}}
 """
 
 

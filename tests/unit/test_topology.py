@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from harness.errors import TopologyError
-from harness.topology import Build, Topology, VolumeMount, load_topology
+from harness.topology import Build, SeededBugs, Topology, VolumeMount, load_topology
 
 BASE: dict[str, Any] = {
     "name": "shop",
@@ -49,7 +49,7 @@ BASE: dict[str, Any] = {
             "gateway": {"port": 8080, "health": "/healthz", "metrics": "/metrics"},
             "inventory": {"health": "/healthz", "pprof": "/debug/pprof", "writable": True},
         },
-        "bugs": ["leak-on-timeout", "no-deadline"],
+        "bugs": {"env": "CHAOS_BUGS", "names": ["leak-on-timeout", "no-deadline"]},
     },
 }
 
@@ -88,7 +88,7 @@ def test_valid_file_is_parsed_into_services_links_and_settings(tmp_path: Path) -
     assert list(topology.services) == ["toxiproxy", "inventory", "gateway"]
     assert topology.prebuild == ("sh", "build.sh")
     assert topology.volumes == ("stock",)
-    assert topology.known_bugs == ("leak-on-timeout", "no-deadline")
+    assert topology.bugs == SeededBugs(env="CHAOS_BUGS", names=("leak-on-timeout", "no-deadline"))
     assert topology.toxiproxy is not None
     assert (topology.toxiproxy.service, topology.toxiproxy.api_port) == ("toxiproxy", 8474)
 
@@ -129,7 +129,8 @@ def test_image_only_service_and_no_x_chaos_block_are_accepted(tmp_path: Path) ->
     assert web.http_port == 80
     assert topology.links == {}
     assert topology.toxiproxy is None
-    assert topology.known_bugs is None
+    assert topology.bugs is None
+    assert topology.race_build_args is None
     assert topology.prebuild is None
 
 
@@ -388,8 +389,13 @@ REFUSED: dict[str, tuple[object, str]] = {
         changed("services/gateway/healthcheck", {"test": "/app -check", "retries": "3"}),
         "services.gateway.healthcheck.retries in",
     ),
-    "bugs-not-a-list": (changed("x-chaos/bugs", "leak-on-timeout"), "x-chaos.bugs in"),
-    "bugs-not-strings": (changed("x-chaos/bugs", [{"name": "x"}]), "x-chaos.bugs in"),
+    "bugs-a-plain-list": (changed("x-chaos/bugs", ["leak-on-timeout"]), "x-chaos.bugs in"),
+    "bugs-names-not-strings": (
+        changed("x-chaos/bugs/names", [{"name": "x"}]),
+        "x-chaos.bugs.names in",
+    ),
+    "bugs-env-not-a-variable": (changed("x-chaos/bugs/env", "NOT A VAR"), "x-chaos.bugs.env in"),
+    "race-without-build-args": (changed("x-chaos/race", {}), "x-chaos.race in"),
 }
 
 
