@@ -70,6 +70,12 @@ class ProxyLike(Protocol):
 
     def set_enabled(self, enabled: bool) -> None: ...
 
+    @property
+    def http_toxics(self) -> bool:
+        """Whether the Toxiproxy behind this link has the harness's HTTP toxics."""
+
+    def describe_server(self) -> str: ...
+
 
 class FaultTarget(Protocol):
     """What a fault needs from a running environment (:class:`harness.environment.Environment`)."""

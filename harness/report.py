@@ -293,25 +293,10 @@ def describe_environment(env: Environment) -> dict[str, str]:
         engine = _guarded("Docker engine version", client.version) or {}
         described["docker-engine"] = str(engine.get("Version", "unknown"))
         described.update(_guarded("image IDs", _images, client, env.backend.session) or {})
-    spec = env.topology.toxiproxy
-    if spec is not None:
-        from harness.toxiproxy import ToxiproxyServer
-
-        host, port = env.backend.address(spec.service, spec.api_port)
-        version = _guarded("Toxiproxy version", ToxiproxyServer(host, port).version)
-        described["toxiproxy"] = _toxiproxy_version(version)
+    versions = _guarded("Toxiproxy version", env.toxiproxy_versions)
+    if versions:
+        described["toxiproxy"] = ", ".join(sorted(set(versions)))
     return described
-
-
-def _toxiproxy_version(reply: str | None) -> str:
-    """Toxiproxy's ``/version`` answers ``{"version": "v2.12.0"}`` (older ones: plain text)."""
-    if not reply:
-        return "unknown"
-    try:
-        parsed = json.loads(reply)
-    except ValueError:
-        return reply
-    return str(parsed.get("version", reply)) if isinstance(parsed, dict) else reply
 
 
 def _images(client: Any, session: str) -> dict[str, str]:
@@ -321,7 +306,10 @@ def _images(client: Any, session: str) -> dict[str, str]:
     for container in client.containers.list(
         all=True, filters={"label": f"{SESSION_LABEL}={session}"}
     ):
-        service = container.labels.get("chaos-harness.service", container.name)
+        link = container.labels.get("chaos-harness.link")
+        service = container.labels.get("chaos-harness.service") or (
+            f"link {link}" if link else container.name
+        )
         tag = container.attrs.get("Config", {}).get("Image", "?")
         image = container.attrs.get("Image", "?")
         found[f"image.{service}"] = f"{tag} {image}"
