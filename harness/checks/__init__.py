@@ -10,7 +10,7 @@ service does not serve says which endpoint it tried and how to add it.
 from __future__ import annotations
 
 from harness.checks.availability import available_at_least
-from harness.checks.breaker import breaker_trips_and_recovers
+from harness.checks.breaker import GOBREAKER_STATES, breaker_trips_and_recovers
 from harness.checks.capacity import stays_under
 from harness.checks.consistency import (
     counter_between,
@@ -24,6 +24,7 @@ from harness.checks.timing import answers_within, replies_well_formed, status_co
 from harness.checks.verdict import Outcome, Verdict
 
 __all__ = [
+    "GOBREAKER_STATES",
     "GoroutineBaseline",
     "Outcome",
     "ServiceSnapshot",

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from harness.checks import (
+    GOBREAKER_STATES,
     Outcome,
     Verdict,
     answers_within,
@@ -19,6 +20,7 @@ from harness.checks import (
     status_counts,
     stays_under,
 )
+from harness.errors import ConfigError
 from harness.history import FAIL, INFO, INVOKE, OK, History, Op, request_label
 
 
@@ -338,6 +340,51 @@ def test_breaker_failures_name_the_breaker_and_the_calls_that_got_through() -> N
 def test_breaker_never_observed_is_unknown() -> None:
     verdict = breaker_trips_and_recovers(series((0, None)), fault_start=0, fault_end=1, timeout_s=1)
     assert verdict.outcome is Outcome.UNKNOWN
+
+
+def test_breaker_states_are_read_with_the_numbering_the_service_exports() -> None:
+    # A breaker exporting names, and one numbering 0 closed, 1 open, 2 half-open.
+    names = {"CLOSED": "closed", "OPEN": "open", "HALF_OPEN": "half-open"}
+    by_name = breaker_trips_and_recovers(
+        [(0, "CLOSED"), (2, "OPEN"), (4.2, "HALF_OPEN"), (4.3, "CLOSED")],
+        fault_start=1,
+        fault_end=3,
+        timeout_s=1,
+        state_names=names,
+    )
+    assert by_name.outcome is Outcome.PASS, by_name.message
+    assert by_name.evidence["state path"] == (
+        "closed@0.00s → open@2.00s → half-open@4.20s → closed@4.30s"
+    )
+    other = {0: "closed", 1: "open", 2: "half-open"}
+    stuck = series((0, 0), (2, 1), (4, 1), (8, 1))
+    verdict = breaker_trips_and_recovers(
+        stuck, fault_start=1, fault_end=3, timeout_s=1, state_names=other
+    )
+    assert "never closed (still open 5.0 s later)" in verdict.message
+    # Read with gobreaker's numbering (the default), the same series would be half-open.
+    assert GOBREAKER_STATES[1] == "half-open"
+    misread = breaker_trips_and_recovers(stuck, fault_start=1, fault_end=3, timeout_s=1)
+    assert "never opened" in misread.message
+
+
+def test_breaker_state_values_nobody_named_are_unknown_and_bad_names_refused() -> None:
+    verdict = breaker_trips_and_recovers(
+        series((0, 0), (2, 7)), fault_start=1, fault_end=3, timeout_s=1
+    )
+    assert verdict.outcome is Outcome.UNKNOWN
+    assert verdict.message == (
+        "the breaker exported state value(s) 7, which state_names (0: closed, 1: half-open, "
+        "2: open) does not name; pass state_names= with this breaker's numbering"
+    )
+    with pytest.raises(ConfigError, match="shut is none of them; nothing maps to closed"):
+        breaker_trips_and_recovers(
+            series((0, 0)),
+            fault_start=1,
+            fault_end=3,
+            timeout_s=1,
+            state_names={0: "shut", 1: "open"},
+        )
 
 
 # -- capacity and availability ----------------------------------------------------------------
