@@ -262,7 +262,7 @@ def format_groups(
 IDLE_INCOMING: Final = "idle keep-alive connections"
 REQUEST_READER: Final = "background readers of requests in progress"
 OUTGOING_POOL: Final = "read/write loops of pooled outgoing connections"
-DUMP_WRITER: Final = "goroutine writing the dump"
+DUMP_WRITER: Final = "goroutines writing the dump"
 
 # Functions a goroutine runs while it only reads its connection: the runtime, the poller,
 # net, bufio, TLS, and net/http's own request-line and header reading.

@@ -20,6 +20,10 @@ from harness.checks.signals import read_goroutines
 from harness.checks.verdict import Verdict
 from harness.errors import ChaosError
 from harness.probes import (
+    DUMP_WRITER,
+    IDLE_INCOMING,
+    OUTGOING_POOL,
+    REQUEST_READER,
     GoroutineGroup,
     diff_goroutines,
     format_groups,
@@ -34,6 +38,13 @@ if TYPE_CHECKING:
 __all__ = ["GoroutineBaseline", "goroutine_baseline", "no_leaked_goroutines"]
 
 _MATCHED = "goroutines matching ignore_frames"
+_ONE = {
+    IDLE_INCOMING: "idle keep-alive connection",
+    REQUEST_READER: "background reader of a request in progress",
+    OUTGOING_POOL: "read/write loop of a pooled outgoing connection",
+    DUMP_WRITER: "goroutine writing the dump",
+    _MATCHED: "goroutine matching ignore_frames",
+}
 
 
 @dataclass(frozen=True)
@@ -130,7 +141,7 @@ def no_leaked_goroutines(
     if idle > 0:
         besides = f"; the other {idle} more {_not_counted(before, now)}"
     elif idle < 0:
-        besides = f"; {-idle} fewer goroutines are not counted than at the baseline"
+        besides = f"; and {_changes(before, now)}"
     else:
         besides = ""
     return Verdict.failing(
@@ -170,7 +181,7 @@ class _Census:
         return role
 
     def describe(self) -> str:
-        parts = [f"{n} {role}" for role, n in sorted(self.ignored.items()) if n]
+        parts = [_count(n, role) for role, n in sorted(self.ignored.items()) if n]
         ignored = f" ({'; '.join(parts)})" if parts else ""
         return f"{self.total} goroutines, {self.counted} counted{ignored}"
 
@@ -189,14 +200,33 @@ def _explain_pass(before: _Census, now: _Census) -> str:
 
 def _not_counted(before: _Census, now: _Census) -> str:
     """Why the goroutines that grew are not counted, with how many of each kind."""
+    if now.ignored[_MATCHED] > before.ignored[_MATCHED]:
+        return f"are not counted ({_changes(before, now)})"
+    return (
+        f"only wait on a connection ({_changes(before, now)}), which end when their "
+        "connection closes"
+    )
+
+
+def _changes(before: _Census, now: _Census) -> str:
+    """How each kind of uncounted goroutine changed, e.g. "30 idle keep-alive connections,
+    1 fewer read/write loop of a pooled outgoing connection"."""
     parts = []
     for role in sorted(set(before.ignored) | set(now.ignored)):
         delta = now.ignored[role] - before.ignored[role]
-        if delta:
-            parts.append(f"{delta} {role}" if delta > 0 else f"{-delta} fewer {role}")
-    if now.ignored[_MATCHED] > before.ignored[_MATCHED]:
-        return f"are not counted ({', '.join(parts)})"
-    return f"only wait on a connection ({', '.join(parts)}), which end when their connection closes"
+        if delta > 0:
+            parts.append(_count(delta, role))
+        elif delta < 0:
+            parts.append(f"{-delta} fewer {_one(-delta, role)}")
+    return ", ".join(parts)
+
+
+def _one(n: int, role: str) -> str:
+    return _ONE.get(role, role) if n == 1 else role
+
+
+def _count(n: int, role: str) -> str:
+    return f"{n} {_one(n, role)}"
 
 
 def _matches(group: GoroutineGroup, frames: tuple[str, ...]) -> bool:

@@ -142,7 +142,10 @@ def test_a_service_without_pprof_gets_unknown_with_what_was_tried_and_how_to_add
     assert verdict.outcome is Outcome.UNKNOWN
     message = verdict.message
     assert message.startswith("no goroutine baseline of api could be taken before the fault")
-    assert f"GET {endpoint.url}/debug/pprof/goroutine?debug=2 answered 404" in message
+    assert f"api does not serve a goroutine dump: GET {endpoint.url}/debug/pprof/goroutine" in (
+        message
+    )
+    assert "/debug/pprof/goroutine?debug=2 answered 404 Not Found" in message
     assert "/debug/pprof is the conventional default: x-chaos services.api.pprof names no" in (
         message
     )
@@ -206,7 +209,7 @@ def test_pooled_outgoing_connections_are_not_leaks(endpoint: Endpoint) -> None:
     assert verdict.outcome is Outcome.PASS, verdict.message
     assert verdict.message == (
         "api: 8 → 13 goroutines: all 5 more only wait on a connection "
-        "(1 fewer idle keep-alive connections, 6 read/write loops of pooled outgoing "
+        "(1 fewer idle keep-alive connection, 6 read/write loops of pooled outgoing "
         "connections), which end when their connection closes"
     )
 
@@ -242,6 +245,18 @@ def test_handlers_stuck_inside_a_request_are_leaks_even_under_conn_serve(
     assert leaked.splitlines()[0] == "11 goroutines [chan receive]"
     assert "main.stuck\n        /tmp/dumpgen/main.go:15" in leaked
     assert "github.com/gin-gonic/gin.(*Engine).ServeHTTP" in leaked
+
+
+def test_a_leak_while_pooled_connections_closed_still_adds_up(endpoint: Endpoint) -> None:
+    # As the reference gateway with leak-on-timeout: its pooled connection to the slowed
+    # downstream closed at the timeout while the workers it started stayed blocked.
+    before = dump((WRITER, 1), (MAIN, 1), (IDLE, 2), (READ_LOOP, 1), (WRITE_LOOP, 1))
+    endpoint.dumps = [before, dump((WRITER, 1), (MAIN, 1), (IDLE, 2), (STUCK, 20))]
+    env = env_for(endpoint)
+    verdict = no_leaked_goroutines(env, goroutine_baseline(env, "api"), settle_s=0.3)
+    first = verdict.message.splitlines()[0]
+    assert first.startswith("api leaked 20 goroutine(s): 6 → 24 goroutines, 20 more that are ")
+    assert first.endswith("; and 2 fewer read/write loops of pooled outgoing connections.")
 
 
 def test_a_response_body_never_closed_is_a_leak(endpoint: Endpoint) -> None:
