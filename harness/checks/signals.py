@@ -59,6 +59,6 @@ def _missing(
         origin = f"{path} is the path {where} names"
         elsewhere = f"if the service serves it at another path, correct {where}"
     return (
-        f"{service} serves no {exc.what}: GET {exc.url} answered {exc.answer} ({origin}). "
+        f"{service} does not serve {exc.what}: GET {exc.url} answered {exc.answer} ({origin}). "
         f"To add it, {exc.howto}; {elsewhere}"
     )
