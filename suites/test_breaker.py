@@ -95,6 +95,7 @@ class BreakerRun:
     fault_start: float
     fault_end: float
     breaker_timeout_s: float
+    why_unobserved: tuple[str, str]  # why states, inventory_reads hold no value ("" if they do)
 
 
 def run_fault_window(chaos: Environment, faults: Sequence[Fault], fault_s: float) -> BreakerRun:
@@ -121,6 +122,10 @@ def run_fault_window(chaos: Environment, faults: Sequence[Fault], fault_s: float
         fault_start=fault_start,
         fault_end=fault_end,
         breaker_timeout_s=breaker_timeout_s,
+        why_unobserved=(
+            sampler.why_unobserved("gateway", "gateway_breaker_state", BREAKER),
+            sampler.why_unobserved("inventory", *INVENTORY_READS),
+        ),
     )
     assert result.sent >= 0.9 * result.planned, f"the load fell behind: {result.summary()}"
     # The fault fired: inventory kept receiving reads while it failed (before the trip).
@@ -149,6 +154,8 @@ def trips_and_recovers(run: BreakerRun) -> Verdict:
         calls_allowed_while_open=probes + calls_in_one_sample,
         breaker="the gateway's breaker for inventory",
         state_names=STATE_NUMBERING,
+        why_states_unobserved=run.why_unobserved[0],
+        why_calls_unobserved=run.why_unobserved[1],
     )
 
 

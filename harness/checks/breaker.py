@@ -41,6 +41,8 @@ def breaker_trips_and_recovers(
     calls_allowed_while_open: int = 3,
     breaker: str = "the breaker",
     state_names: Mapping[float | str, str] = GOBREAKER_STATES,
+    why_states_unobserved: str = "",
+    why_calls_unobserved: str = "",
 ) -> Verdict:
     """The breaker opens during the fault and is closed again by ``timeout_s + epsilon_s``
     after it; while open, the downstream receives (almost) no calls.
@@ -49,16 +51,18 @@ def breaker_trips_and_recovers(
     ``state_names`` maps each exported value, a number or a name, to "closed",
     "half-open" or "open" (a breaker without a half-open state may leave it out).
     ``breaker`` names it in messages, e.g. "the gateway's breaker for inventory".
+    ``why_states_unobserved`` and ``why_calls_unobserved`` say why a series holds no value
+    (``MetricSampler.why_unobserved`` tells), for the unknown verdict.
     """
     name = "breaker trips and recovers"
     _check_state_names(state_names)
     observed = [(t, s) for t, s in states if s is not None]
     if not observed:
-        return Verdict.unknown(
-            name,
-            f"{breaker}'s state was never observed: no sample had a value (does the service "
-            "export it under the name and labels read, and was it reachable?)",
+        because = why_states_unobserved or (
+            "no sample had a value (does the service export it under the name and labels "
+            "read, and was it reachable?)"
         )
+        return Verdict.unknown(name, f"{breaker}'s state was never observed: {because}")
     strange = sorted({_value(s) for _, s in observed if s not in state_names})
     if strange:
         return Verdict.unknown(
@@ -107,7 +111,10 @@ def breaker_trips_and_recovers(
     if downstream_calls is not None:
         leaked = _calls_while_open(known, downstream_calls)
         if leaked is None:
-            return Verdict.unknown(name, "the downstream's request counter was not observed")
+            because = f": {why_calls_unobserved}" if why_calls_unobserved else ""
+            return Verdict.unknown(
+                name, f"the downstream's request counter was not observed{because}"
+            )
         evidence["downstream calls while open"] = str(leaked)
         if leaked > calls_allowed_while_open:
             return Verdict.failing(

@@ -8,6 +8,7 @@ tried, where that path came from, what the service answered, and how to add it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from harness.errors import ProbeError, SignalMissingError
@@ -23,7 +24,7 @@ from harness.probes import (
 if TYPE_CHECKING:
     from harness.environment import Environment
 
-__all__ = ["read_goroutines", "read_metrics"]
+__all__ = ["metrics_reader", "read_goroutines", "read_metrics"]
 
 
 def read_goroutines(
@@ -40,12 +41,25 @@ def read_goroutines(
 
 def read_metrics(env: Environment, service: str, *, timeout: float = 5.0) -> Metrics:
     """The service's Prometheus metrics; ProbeError says why they could not be read."""
+    return metrics_reader(env, service)(timeout)
+
+
+def metrics_reader(env: Environment, service: str) -> Callable[[float], Metrics]:
+    """``read_metrics`` with the address looked up once, for scraping many times.
+
+    The returned function takes a timeout in seconds.
+    """
     declared = env.topology.service(service).metrics
     path = declared or DEFAULT_METRICS_PATH
-    try:
-        return fetch_metrics(env.url(service), path, timeout=timeout)
-    except SignalMissingError as exc:
-        raise ProbeError(_missing(service, exc, "metrics", declared, path)) from exc
+    url = env.url(service)
+
+    def read(timeout: float) -> Metrics:
+        try:
+            return fetch_metrics(url, path, timeout=timeout)
+        except SignalMissingError as exc:
+            raise ProbeError(_missing(service, exc, "metrics", declared, path)) from exc
+
+    return read
 
 
 def _missing(
