@@ -16,16 +16,16 @@ from harness.errors import ConfigError
 
 __all__ = ["GOBREAKER_STATES", "STATES", "breaker_trips_and_recovers"]
 
-CLOSED, HALF_OPEN, OPEN = "closed", "half-open", "open"
-STATES = (CLOSED, HALF_OPEN, OPEN)
+_CLOSED, _HALF_OPEN, _OPEN = "closed", "half-open", "open"
+STATES = (_CLOSED, _HALF_OPEN, _OPEN)
 """What ``state_names`` may map an exported value to."""
 
-GOBREAKER_STATES: Mapping[float | str, str] = {0: CLOSED, 1: HALF_OPEN, 2: OPEN}
+GOBREAKER_STATES: Mapping[float | str, str] = {0: _CLOSED, 1: _HALF_OPEN, 2: _OPEN}
 """sony/gobreaker's ``State`` numbering, one example of a breaker's exported states."""
 
 # Sampling can miss a short half-open phase, so open→closed is accepted; closed→half-open
 # never happens in a correct breaker.
-_ILLEGAL = {(CLOSED, HALF_OPEN)}
+_ILLEGAL = {(_CLOSED, _HALF_OPEN)}
 
 StateSeries = Sequence[tuple[float, float | str | None]]
 
@@ -75,7 +75,7 @@ def breaker_trips_and_recovers(
     path = _path(known)
     evidence = {"state path": " → ".join(f"{s}@{t:.2f}s" for t, s in path)}
     during = [s for t, s in known if fault_start <= t <= fault_end + epsilon_s]
-    if OPEN not in during:
+    if _OPEN not in during:
         seen = [
             c for t, c in downstream_calls or () if c is not None and fault_start <= t <= fault_end
         ]
@@ -93,7 +93,7 @@ def breaker_trips_and_recovers(
         return Verdict.failing(name, f"illegal breaker transitions: {shown}", **evidence)
     recovered_by = fault_end + timeout_s + epsilon_s
     after = [(t, s) for t, s in known if t >= fault_end]
-    closed_at = next((t for t, s in after if s == CLOSED), None)
+    closed_at = next((t for t, s in after if s == _CLOSED), None)
     if closed_at is None or closed_at > recovered_by:
         last = after[-1][1] if after else "unknown"
         watched = after[-1][0] - fault_end if after else 0.0
@@ -132,7 +132,7 @@ def breaker_trips_and_recovers(
 
 def _check_state_names(state_names: Mapping[float | str, str]) -> None:
     unknown = sorted({str(v) for v in state_names.values()} - set(STATES))
-    missing = [s for s in (CLOSED, OPEN) if s not in state_names.values()]
+    missing = [s for s in (_CLOSED, _OPEN) if s not in state_names.values()]
     if unknown or missing:
         raise ConfigError(
             f"state_names {_describe(state_names)} must map exported values to "
@@ -173,9 +173,9 @@ def _calls_while_open(
     total = 0.0
     opened: float | None = None
     for t, s in states:
-        if s == OPEN and opened is None:
+        if s == _OPEN and opened is None:
             opened = t
-        elif s != OPEN and opened is not None:
+        elif s != _OPEN and opened is not None:
             total += count_at(t) - count_at(opened)
             opened = None
     if opened is not None:
