@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["GoroutineBaseline", "goroutine_baseline", "no_leaked_goroutines"]
 
 _MATCHED = "goroutines matching ignore_frames"
+# The role names are plurals, as they mostly count many; these read right for one.
 _ONE = {
     IDLE_INCOMING: "idle keep-alive connection",
     REQUEST_READER: "background reader of a request in progress",
