@@ -15,7 +15,7 @@ import pytest
 
 from harness.build import context_hash
 from harness.topology import Build
-from tests.plugin.conftest import Run
+from tests.runs import Run
 
 PLAIN_SERVER = """\
 // A service that serves its own routes only: no net/http/pprof, no Prometheus metrics.
