@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from harness.checks.signals import metrics_reader
 from harness.errors import ChaosError
 from harness.probes import Metrics, sample
+from harness.signals import metrics_reader
 
 if TYPE_CHECKING:
     from harness.environment import Environment

@@ -19,9 +19,9 @@ from harness.checks.consistency import (
 )
 from harness.checks.goroutines import GoroutineBaseline, goroutine_baseline, no_leaked_goroutines
 from harness.checks.process import ServiceSnapshot, no_runtime_reports, snapshot, survives
-from harness.checks.signals import read_goroutines, read_metrics
 from harness.checks.timing import answers_within, replies_well_formed, status_counts
 from harness.checks.verdict import Outcome, Verdict
+from harness.signals import read_goroutines, read_metrics
 
 __all__ = [
     "GOBREAKER_STATES",

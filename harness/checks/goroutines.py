@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from harness.checks.signals import read_goroutines
 from harness.checks.verdict import Verdict
 from harness.errors import ChaosError
 from harness.probes import (
@@ -31,6 +30,7 @@ from harness.probes import (
     idle_connection,
     total_goroutines,
 )
+from harness.signals import read_goroutines
 
 if TYPE_CHECKING:
     from harness.environment import Environment
