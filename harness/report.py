@@ -308,7 +308,7 @@ def _images(client: Any, session: str) -> dict[str, str]:
     ):
         link = container.labels.get("chaos-harness.link")
         service = container.labels.get("chaos-harness.service") or (
-            f"link {link}" if link else container.name
+            f"link.{link}" if link else container.name
         )
         tag = container.attrs.get("Config", {}).get("Image", "?")
         image = container.attrs.get("Image", "?")

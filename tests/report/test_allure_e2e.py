@@ -123,7 +123,7 @@ def test_a_chaos_test_result_has_fault_step_histories_plot_logs_and_labels(harne
     # Images are named per project (the compose file's folder here) and service.
     project = load_topology(harness.path / "compose.yml").project
     assert f"image.gateway = chaos-harness/{project}-gateway:" in properties
-    assert "image.link gateway->inventory = chaos-harness/toxiproxy:" in properties
+    assert "image.link.gateway->inventory = chaos-harness/toxiproxy:" in properties
     assert "toxiproxy = v2.12.0+chaos-harness" in properties
     assert "backend = docker" in properties
     assert harness.recorded("matplotlib") == ["True"]

@@ -159,7 +159,7 @@ def test_a_running_system_is_described_by_engine_toxiproxy_and_images(toxiproxy_
         "backend": "docker",
         "docker-engine": "27.1.0",
         "image.gateway": "chaos-harness/gateway:abc sha256:111",
-        "image.link gateway->inventory": "chaos-harness/toxiproxy:def sha256:222",
+        "image.link.gateway->inventory": "chaos-harness/toxiproxy:def sha256:222",
         "toxiproxy": "v2.12.0",
     }
     assert env.backend.client.asked == [{"label": "chaos-harness.session=chaos-1234"}]
