@@ -25,7 +25,7 @@ rm -rf "$mod" && mkdir -p "$mod"
 (
 	cd "$mod"
 	go mod init blackbox-build >/dev/null 2>&1
-	go get "$BLACKBOX@$BLACKBOX_VERSION" >/dev/null 2>&1 || go get "$BLACKBOX@$BLACKBOX_VERSION"
+	go get "$BLACKBOX@$BLACKBOX_VERSION"
 	# What upstream's release builds stamp in, so /metrics and --version name the version.
 	go build -trimpath -o ../blackbox_exporter \
 		-ldflags "-X github.com/prometheus/common/version.Version=${BLACKBOX_VERSION#v}" \
