@@ -3,14 +3,15 @@
 The numbers come from the Caddyfile: httpbin has 2 s to send its response headers
 (`response_header_timeout`), and a failed GET is tried again for up to 1 s
 (`lb_try_duration`), so no answer should take longer than about 3 s.
+
+There is no goroutine-leak test: Caddy serves its goroutine dump only on its admin API,
+not on :8080, so the harness's check would say unknown (README.md, "What each fault does").
 """
 
 from faults import HttpError, Kill, Latency, LinkDown, Pause
 from harness.checks import (
     answers_within,
     available_at_least,
-    goroutine_baseline,
-    no_leaked_goroutines,
     snapshot,
     status_counts,
     survives,
@@ -68,10 +69,3 @@ def test_503_from_httpbin_is_passed_through_once_not_retried(chaos):
         result = chaos.load("caddy", "GET /get", rate=20, seconds=2)
     hit = sum(fault.predicted(chaos.seed, 40))  # the responses the proxy turned into 503s
     assert status_counts(result.history) == {200: 40 - hit, 503: hit}
-
-
-def test_caddy_lets_go_of_requests_a_paused_httpbin_held(chaos):
-    baseline = goroutine_baseline(chaos, "caddy")
-    with Pause("httpbin"):
-        chaos.load("caddy", "GET /get", rate=20, seconds=3, timeout=8)
-    no_leaked_goroutines(chaos, baseline).require()
