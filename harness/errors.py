@@ -18,6 +18,7 @@ __all__ = [
     "ProbeError",
     "StartupError",
     "TopologyError",
+    "TopologyWarning",
 ]
 
 
@@ -31,6 +32,10 @@ class ConfigError(ChaosError):
 
 class TopologyError(ChaosError):
     """The compose file or its ``x-chaos`` block cannot be used as written."""
+
+
+class TopologyWarning(UserWarning):
+    """Parts of a compose file the harness leaves out or changes; the run goes on without them."""
 
 
 class BuildError(ChaosError):
