@@ -229,6 +229,14 @@ class DockerBackend(Backend):
         container = self._container(service)
         container.reload()
         st = container.attrs["State"]
+        health = st.get("Health") or {}
+        checks = health.get("Log") or []
+        last = (
+            f"exit code {checks[-1].get('ExitCode')}, output "
+            f"{str(checks[-1].get('Output') or '').strip()[-300:]!r}"
+            if checks
+            else ""
+        )
         return ServiceState(
             service=service,
             alive=bool(st.get("Running")) or bool(st.get("Paused")),
@@ -238,7 +246,16 @@ class DockerBackend(Backend):
             restarts=int(container.attrs.get("RestartCount", 0)),
             exit_code=None if st.get("Running") else int(st.get("ExitCode", 0)),
             oom_killed=bool(st.get("OOMKilled")),
+            health=health.get("Status"),
+            health_log=last,
         )
+
+    def command_line(self, service: str) -> tuple[str, ...]:
+        try:
+            config = self._container(service).attrs["Config"]
+        except (BackendError, KeyError):
+            return ()
+        return tuple(config.get("Entrypoint") or ()) + tuple(config.get("Cmd") or ())
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -297,7 +314,8 @@ def _healthcheck(check: Healthcheck) -> dict[str, Any]:
     if check.start_interval_s is not None:
         # The SDK cannot pass StartInterval (its Healthcheck keeps five keys, and engines
         # before 25 ignore it), so the start interval becomes the interval: readiness comes
-        # as soon as intended, and after it the harness reads the health status no more.
+        # as soon as the file intends. Only readiness reads the status, and every (re)start
+        # resets it to "starting", so checking more often afterwards changes nothing else.
         interval = min(interval or 30.0, check.start_interval_s)
     return {
         "test": list(check.test) or None,  # None: the image's HEALTHCHECK command

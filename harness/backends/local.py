@@ -51,6 +51,7 @@ def sessions_root() -> Path:
 class _Process:
     service: Service
     popen: subprocess.Popen[bytes] | None = None
+    command: tuple[str, ...] = ()
     started_at: str | None = None
     starts: int = 0
     paused: bool = False
@@ -152,6 +153,10 @@ class LocalBackend(Backend):
         _stop(process.popen, signal.SIGTERM)
         self._spawn(process)
 
+    def command_line(self, service: str) -> tuple[str, ...]:
+        process = self._processes.get(service)
+        return process.command if process is not None else ()
+
     def logs(self, service: str, tail: int | None = 200) -> str:
         try:
             lines = (self.folder / f"{service}.log").read_text(errors="replace").splitlines()
@@ -202,6 +207,7 @@ class LocalBackend(Backend):
             **{key: self._rewrite(self._expand(service, v)) for key, v in declared.items()},
             **self._env,
         }
+        process.command = tuple(command)
         log = (self.folder / f"{service.name}.log").open("ab")
         try:
             process.popen = subprocess.Popen(
