@@ -2,9 +2,10 @@
 
 One run of a two-service file that uses ``${VAR:-default}`` and ``${VAR:?message}`` (with
 a ``.env``), ``env_file``, an ``entrypoint`` wrapper with a string ``command``, ``expose``
-without ``ports``, a read-only bind mount, a network alias, ``restart`` and a compose
-``healthcheck``; the test inside the run checks, from what the engine and the services
-show, that each of them took effect.
+without ``ports``, a read-only bind mount, an anonymous volume, ``tmpfs``, a network alias,
+``restart``, a compose ``healthcheck`` and the process settings (user, working_dir,
+hostname, labels, init, read_only, cap_add, extra_hosts, stop_signal); the tests inside
+the run check, from what the engine and the services show, that each of them took effect.
 
 The reference images are ``FROM scratch``, so there is no shell for an entrypoint script
 or a healthcheck command: ``imagetool/main.go`` is both, built into a private image next to
@@ -46,7 +47,18 @@ services:
       PORT: "${{INVENTORY_PORT:-8080}}"
       INITIAL_STOCK: "${{STOCK:?the test writes STOCK into .env}}"
     expose: ["${{INVENTORY_PORT:-8080}}"]
-    volumes: ["./conf:/etc/inventory:ro"]
+    volumes: ["./conf:/etc/inventory:ro", "/cache"]
+    tmpfs: ["/scratch:size=1m"]
+    user: "65534:65534"
+    working_dir: /etc/inventory
+    hostname: stock-1
+    labels: [team=shop]
+    init: true
+    read_only: true
+    cap_add: [net_bind_service]
+    extra_hosts: ["upstream.test:10.9.8.7"]
+    stop_signal: SIGINT
+    stop_grace_period: 5s
     networks:
       shop: {{aliases: [stock.internal]}}
     restart: unless-stopped
@@ -122,6 +134,27 @@ def test_variables_env_file_entrypoint_command_expose_and_the_mount(chaos):
     ) in chaos.logs("inventory")
 
 
+def test_process_and_host_settings_reach_the_container(chaos):
+    inventory = container(chaos, "inventory")
+    config, host = inventory.attrs["Config"], inventory.attrs["HostConfig"]
+    assert (config["User"], config["WorkingDir"], config["Hostname"]) == (
+        "65534:65534",
+        "/etc/inventory",
+        "stock-1",
+    )
+    assert config["StopSignal"] == "SIGINT"
+    assert config["Labels"]["team"] == "shop"
+    assert config["Labels"]["chaos-harness.session"] == chaos.backend.session
+    assert (host["Init"], host["ReadonlyRootfs"]) == (True, True)
+    assert (host["CapDrop"], host["CapAdd"]) == (["ALL"], ["NET_BIND_SERVICE"])
+    assert host["ExtraHosts"] == ["upstream.test:10.9.8.7"]
+    assert host["Tmpfs"] == {"/scratch": "size=1m"}
+    cache = next(m for m in inventory.attrs["Mounts"] if m["Destination"] == "/cache")
+    volume = chaos.backend.client.volumes.get(cache["Name"])
+    # The anonymous volume is one the session made, so its cleanup finds it by label.
+    assert volume.attrs["Labels"]["chaos-harness.session"] == chaos.backend.session
+
+
 def test_the_gateway_reaches_the_inventory_by_its_network_alias(chaos):
     reply = requests.get(chaos.url("gateway") + "/products/2", timeout=5)
     assert reply.status_code == 200, reply.text
@@ -173,7 +206,7 @@ def test_a_compose_file_in_the_real_world_dialect_runs_and_each_key_takes_effect
 
     result = harness.run()
 
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     # One warning says what of the file was left out (the plugin reads the file at
     # configuration time, so it goes to stderr, once).
     output = result.stdout.str() + result.stderr.str()
