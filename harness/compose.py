@@ -217,7 +217,7 @@ _CAPS_REFUSED = {
 
 _HEALTHCHECK_KEYS = _words("test interval timeout start_period start_interval retries disable")
 _CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
-_LOOPBACK = {"", "127.0.0.1", "localhost"}
+_LOOPBACK = {"", "127.0.0.1", "localhost", "::1"}  # the harness publishes on 127.0.0.1
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.backends.local import LocalBackend
 from harness.compose import (
     BindMount,
     Build,
@@ -27,6 +28,7 @@ from harness.compose import (
     read_compose,
 )
 from harness.errors import TopologyError, TopologyWarning
+from harness.labels import new_session_id
 from harness.topology import load_topology
 
 
@@ -308,6 +310,7 @@ PORTS: dict[str, tuple[object, tuple[int, ...]]] = {
     "loopback address": ("127.0.0.1:18080:8080", (8080,)),
     "localhost": ("localhost:18080:8080", (8080,)),
     "empty address": (":18080:8080", (8080,)),
+    "IPv6 loopback": ("[::1]:18080:8080", (8080,)),
     "protocol": ("8080/tcp", (8080,)),
     "ranges": ("8080-8082:9080-9082", (9080, 9081, 9082)),
     "container range": ("7000-7001/tcp", (7000, 7001)),
@@ -784,3 +787,40 @@ def test_unknown_top_level_key_is_refused_with_a_suggestion(tmp_path: Path) -> N
     assert "top level in" in text
     assert "uses the key 'service', which is not a compose key chaos-harness knows" in text
     assert "(did you mean 'services'?)" in text
+
+
+def test_local_backend_says_once_what_a_host_process_cannot_have(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    doc = {
+        "services": {
+            "api": {
+                "image": "api:1",
+                "ports": [80],
+                "healthcheck": {"test": ["CMD", "/api", "health"], "interval": "1s"},
+                "volumes": ["./conf:/etc/api:ro", "/cache"],
+                "extra_hosts": ["db.test:10.0.0.2"],
+            },
+            "web": {"image": "web:1", "ports": [81]},  # nothing it would miss
+        },
+        "x-chaos": {
+            "services": {
+                "api": {"health": "/ready", "local": {"command": ["./api"]}},
+                "web": {"local": {"command": ["./web"]}},
+            }
+        },
+    }
+    topology = load_topology(write(tmp_path, doc), environ={})
+    backend = LocalBackend(new_session_id())
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            backend.prepare(topology, {})
+    finally:
+        backend.down()
+
+    assert [str(w.message) for w in caught] == [
+        f"the local backend runs the services of {tmp_path / 'compose.yml'} as host "
+        "processes, without what only a container has:\n"
+        "  - api: its healthcheck (readiness is GET /ready instead); mounts at /etc/api, "
+        "/cache; extra_hosts db.test"
+    ]
