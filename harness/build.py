@@ -161,7 +161,7 @@ def build_images(
 ) -> dict[str, str]:
     """Build (or reuse) an image for every service; return service name -> image.
 
-    ``extra_args`` are build args given to every build (``CHAOS_VARIANT=race``, say).
+    ``extra_args`` are build args given to every build (``x-chaos.race.build_args``, say).
     """
     import docker.errors
 

@@ -139,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", metavar="DIR", help="keep JUnit XML and logs in DIR")
     parser.add_argument("suites", nargs="*", default=["suites"])
     options = parser.parse_args(args)
-    known = load_topology(options.compose).known_bugs or ()
+    declared = load_topology(options.compose).bugs
+    known = declared.names if declared is not None else ()
     bugs = [b for b in options.bugs.split(",") if b] or list(known)
     unknown = sorted(set(bugs) - set(known))
     if unknown:

@@ -32,6 +32,7 @@ __all__ = [
     "Healthcheck",
     "Link",
     "LocalSpec",
+    "SeededBugs",
     "Service",
     "TmpfsMount",
     "Topology",
@@ -40,7 +41,7 @@ __all__ = [
     "load_topology",
 ]
 
-_CHAOS_KEYS = {"prebuild", "toxiproxy", "links", "services", "bugs"}
+_CHAOS_KEYS = {"prebuild", "toxiproxy", "proxy", "links", "services", "bugs", "race"}
 _CHAOS_SERVICE_KEYS = {"port", "health", "metrics", "pprof", "writable", "local"}
 _LINK_NAME = re.compile(r"^[A-Za-z0-9_.-]+->[A-Za-z0-9_.-]+$")
 
@@ -93,12 +94,18 @@ class Service(ComposeService):
 
 @dataclass(frozen=True)
 class Link:
-    """A connection from one service to another that goes through a Toxiproxy proxy."""
+    """A connection from one service to another that goes through a Toxiproxy proxy.
+
+    A *transparent* link (``listen`` None) gets a proxy the harness supplies: the source
+    keeps calling ``upstream_service:upstream_port`` by name, and its name resolution
+    points that name at the link's proxy. A link with ``listen`` goes through a Toxiproxy
+    the compose file runs itself (``x-chaos.toxiproxy``), which the source must call.
+    """
 
     name: str
-    listen: int
     upstream_service: str
     upstream_port: int
+    listen: int | None = None
 
     @property
     def source(self) -> str:
@@ -107,6 +114,21 @@ class Link:
     @property
     def upstream(self) -> str:
         return f"{self.upstream_service}:{self.upstream_port}"
+
+    @property
+    def transparent(self) -> bool:
+        return self.listen is None
+
+
+@dataclass(frozen=True)
+class SeededBugs:
+    """Mistakes a system can switch on by name (``--chaos-bugs``), and how it is told.
+
+    ``env`` is the variable every service gets, the chosen names comma-separated.
+    """
+
+    env: str
+    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -120,10 +142,13 @@ class Topology:
     path: Path
     services: Mapping[str, Service]
     links: Mapping[str, Link]
-    toxiproxy: ToxiproxySpec | None
+    toxiproxy: ToxiproxySpec | None  # a Toxiproxy the compose file runs itself
     prebuild: tuple[str, ...] | None
     volumes: tuple[str, ...]
-    known_bugs: tuple[str, ...] | None
+    proxy_image: str | None = None  # x-chaos.proxy.image: instead of the harness's build
+    bugs: SeededBugs | None = None  # x-chaos.bugs: what --chaos-bugs may switch on
+    # x-chaos.race.build_args: what --chaos-race adds to every image build (None: no race build)
+    race_build_args: Mapping[str, str] | None = None
     # Globs: when no input changed and every output is still there, prebuild is skipped.
     prebuild_inputs: tuple[str, ...] | None = None
     prebuild_outputs: tuple[str, ...] = ()
@@ -215,34 +240,23 @@ def _parse(project: ComposeProject) -> Topology:
                 )
 
     toxiproxy = _toxiproxy(chaos.get("toxiproxy"), where, services)
-    links = {
-        str(name): _link(str(name), spec, where, services)
-        for name, spec in _mapping(chaos.get("links") or {}, where, "x-chaos.links").items()
-    }
-    if links and toxiproxy is None:
-        raise TopologyError(
-            f"x-chaos.links in {where} needs `x-chaos: toxiproxy: {{service: NAME}}` "
-            "naming the service that runs the Toxiproxy server"
-        )
-    listens = [link.listen for link in links.values()]
-    if len(set(listens)) != len(listens):
-        raise TopologyError(f"two links in x-chaos.links of {where} listen on the same port")
+    links = _links(chaos.get("links"), where, services, own_toxiproxy=toxiproxy is not None)
+    proxy_image = _proxy_image(chaos.get("proxy"), where, links)
 
     prebuild, prebuild_inputs, prebuild_outputs = _prebuild(chaos.get("prebuild"), where)
-    bugs = chaos.get("bugs")
-    if bugs is not None and not (isinstance(bugs, list) and all(isinstance(b, str) for b in bugs)):
-        raise TopologyError(f"x-chaos.bugs in {where} must be a list of bug names")
 
     topology = Topology(
         path=path,
         services=services,
         links=links,
         toxiproxy=toxiproxy,
+        proxy_image=proxy_image,
         prebuild=prebuild,
         prebuild_inputs=prebuild_inputs,
         prebuild_outputs=prebuild_outputs,
         volumes=volumes,
-        known_bugs=tuple(bugs) if bugs is not None else None,
+        bugs=_bugs(chaos.get("bugs"), where),
+        race_build_args=_race(chaos.get("race"), where),
     )
     topology.start_levels()  # reject dependency cycles now, not at start-up
     return topology
@@ -327,6 +341,41 @@ def _relative_glob(glob: str, where: str, what: str) -> None:
         )
 
 
+def _bugs(raw: object, where: str) -> SeededBugs | None:
+    if raw is None:
+        return None
+    example = "{env: CHAOS_BUGS, names: [leak-on-timeout, ...]}"
+    if not isinstance(raw, Mapping):
+        raise TopologyError(
+            f"x-chaos.bugs in {where} must be a mapping {example}: `env` is the variable "
+            "every service gets (the names --chaos-bugs switched on, comma-separated), "
+            "`names` the names it accepts"
+        )
+    _only(raw, {"env", "names"}, where, "x-chaos.bugs")
+    env, names = raw.get("env"), raw.get("names")
+    if not isinstance(env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+        raise TopologyError(
+            f"x-chaos.bugs.env in {where} must name an environment variable, e.g. {example}"
+        )
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        raise TopologyError(f"x-chaos.bugs.names in {where} must be a list of bug names")
+    return SeededBugs(env=env, names=tuple(names))
+
+
+def _race(raw: object, where: str) -> Mapping[str, str] | None:
+    if raw is None:
+        return None
+    spec = _mapping(raw, where, "x-chaos.race")
+    _only(spec, {"build_args"}, where, "x-chaos.race")
+    args = _mapping(spec.get("build_args"), where, "x-chaos.race.build_args")
+    if not args:
+        raise TopologyError(
+            f"x-chaos.race in {where} needs `build_args`, the build args that select the "
+            "race-detector build, e.g. {build_args: {VARIANT: race}}"
+        )
+    return {str(k): str(v) for k, v in args.items()}
+
+
 def _environment(raw: object, where: str, name: str, what: str = "") -> dict[str, str]:
     what = what or f"services.{name}.environment"
     if raw is None:
@@ -389,10 +438,84 @@ def _toxiproxy(raw: object, where: str, services: Mapping[str, Service]) -> Toxi
     )
 
 
+def _links(
+    raw: object, where: str, services: Mapping[str, Service], *, own_toxiproxy: bool
+) -> dict[str, Link]:
+    """``[front->back, ...]`` or ``{front->back: {port: N}}``: proxies the harness supplies;
+    ``{front->back: {listen: N, upstream: "back:P"}}``: through the file's own Toxiproxy."""
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        names = [str(name) for name in raw]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise TopologyError(f"x-chaos.links in {where} names {', '.join(duplicated)} twice")
+        specs: dict[str, object] = dict.fromkeys(names)
+    else:
+        specs = {str(k): v for k, v in _mapping(raw, where, "x-chaos.links").items()}
+    links = {name: _link(name, spec, where, services) for name, spec in specs.items()}
+    legacy = sorted(name for name, link in links.items() if not link.transparent)
+    transparent = sorted(name for name, link in links.items() if link.transparent)
+    if legacy and transparent:
+        raise TopologyError(
+            f"x-chaos.links in {where} mixes links through the file's own Toxiproxy "
+            f"({', '.join(legacy)}: listen/upstream) with links the harness proxies "
+            f"({', '.join(transparent)}); use one kind: drop listen/upstream and the "
+            "file's Toxiproxy to let the harness proxy every link"
+        )
+    if legacy and not own_toxiproxy:
+        raise TopologyError(
+            f"x-chaos.links in {where} gives listen/upstream ({', '.join(legacy)}), which go "
+            "through a Toxiproxy your compose file runs: name it with `x-chaos: toxiproxy: "
+            "{service: NAME}`, or drop listen/upstream and let the harness proxy the links"
+        )
+    listens = [link.listen for link in links.values() if link.listen is not None]
+    if len(set(listens)) != len(listens):
+        raise TopologyError(f"two links in x-chaos.links of {where} listen on the same port")
+    if transparent and own_toxiproxy:
+        raise TopologyError(
+            f"x-chaos.toxiproxy in {where} names the file's own Toxiproxy, but the links "
+            f"{', '.join(transparent)} have no listen/upstream through it; either give each "
+            "link {listen: PORT, upstream: SERVICE:PORT} or drop x-chaos.toxiproxy and let "
+            "the harness put a proxy on each link"
+        )
+    return links
+
+
 def _link(name: str, raw: object, where: str, services: Mapping[str, Service]) -> Link:
     if not _LINK_NAME.match(name):
-        raise TopologyError(f"link name {name!r} in {where} must look like 'from->to'")
+        raise TopologyError(
+            f"link name {name!r} in {where} must look like 'from->to', two services of the file"
+        )
+    source, target = name.split("->", 1)
+    for end in (source, target):
+        if end not in services:
+            raise TopologyError(
+                f"link {name!r} in {where} names {end!r}, which is not a service; "
+                f"the services are: {', '.join(sorted(services))}"
+            )
+    if source == target:
+        raise TopologyError(f"link {name!r} in {where} goes from a service to itself")
     spec = _mapping(raw, where, f"x-chaos.links.{name}")
+    if "listen" in spec or "upstream" in spec:
+        return _own_proxy_link(name, spec, where, services)
+    _only(spec, {"port"}, where, f"x-chaos.links.{name}")
+    if "port" in spec:
+        port = _port(spec["port"], where, f"x-chaos.links.{name}.port")
+    else:
+        try:
+            port = services[target].http_port
+        except TopologyError:
+            raise TopologyError(
+                f"link {name!r} in {where}: {target!r} declares no port to proxy; add "
+                f"`port: N` to the link or a port to the service"
+            ) from None
+    return Link(name=name, upstream_service=target, upstream_port=port)
+
+
+def _own_proxy_link(
+    name: str, spec: Mapping[str, Any], where: str, services: Mapping[str, Service]
+) -> Link:
     _only(spec, {"listen", "upstream"}, where, f"x-chaos.links.{name}")
     host, sep, port = str(spec.get("upstream", "")).rpartition(":")
     if not sep or host not in services:
@@ -400,15 +523,31 @@ def _link(name: str, raw: object, where: str, services: Mapping[str, Service]) -
             f"x-chaos.links.{name}.upstream in {where} must be SERVICE:PORT with a service "
             f"of the file; got {spec.get('upstream')!r}"
         )
-    source = name.split("->", 1)[0]
-    if source not in services:
-        raise TopologyError(f"link {name!r} in {where} starts at {source!r}, not a service")
     return Link(
         name=name,
         listen=_port(spec.get("listen"), where, f"x-chaos.links.{name}.listen"),
         upstream_service=host,
         upstream_port=_port(port, where, f"x-chaos.links.{name}.upstream"),
     )
+
+
+def _proxy_image(raw: object, where: str, links: Mapping[str, Link]) -> str | None:
+    if raw is None:
+        return None
+    spec = _mapping(raw, where, "x-chaos.proxy")
+    _only(spec, {"image"}, where, "x-chaos.proxy")
+    image = spec.get("image")
+    if not isinstance(image, str) or not image.strip():
+        raise TopologyError(
+            f"x-chaos.proxy.image in {where} must name a Toxiproxy image, e.g. "
+            "ghcr.io/shopify/toxiproxy:2.12.0"
+        )
+    if not any(link.transparent for link in links.values()):
+        raise TopologyError(
+            f"x-chaos.proxy in {where} chooses the image of the proxies the harness puts on "
+            "links, but the file names no such link; add `links: [front->back]` or drop it"
+        )
+    return image
 
 
 def _flag(raw: object, where: str, what: str) -> bool:

@@ -16,7 +16,7 @@ import shlex
 import socket
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -118,9 +118,29 @@ class Backend(ABC):
         """The program and arguments the service runs (empty when unknown)."""
         return ()
 
+    def start_link_proxies(self, links: Sequence[Link]) -> dict[str, tuple[str, int]]:
+        """Start the proxies the harness supplies for transparent links (before any service,
+        whose name resolution must point at them); return, per link name, where the test
+        process reaches its Toxiproxy API."""
+        raise BackendError(f"the {self.name} backend cannot put proxies on links")
+
+    def link_logs(self, link: str) -> str:
+        """What the proxy of a link the harness supplies printed (empty when unknown)."""
+        return ""
+
     def proxy_endpoints(self, link: Link) -> tuple[str, str]:
         """Where a link's proxy listens and where it forwards to, as Toxiproxy sees them."""
+        if link.listen is None:  # a proxy of its own, reached by the upstream's own port
+            return f"0.0.0.0:{link.upstream_port}", link.upstream
         return f"0.0.0.0:{link.listen}", link.upstream
+
+    def link_address(self, link: Link) -> tuple[str, int]:
+        """Where the test process reaches a link's proxy listener itself (loopback): what
+        the link's source reaches when it calls its upstream."""
+        assert self.topology is not None, "prepare() first"
+        if link.listen is not None and self.topology.toxiproxy is not None:
+            return self.address(self.topology.toxiproxy.service, link.listen)
+        raise BackendError(f"the {self.name} backend has no proxy for link {link.name!r}")
 
     def base_url(self, service: str) -> str:
         assert self.topology is not None, "prepare() first"

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import Backend, ServiceState, free_port
 from harness.build import build_images, build_lock, run_prebuild
 from harness.errors import BackendError, EngineUnavailableError
 from harness.labels import SESSION_LABEL, session_labels
-from harness.topology import Healthcheck, Service, Topology
+from harness.proxies import toxiproxy_image
+from harness.topology import Healthcheck, Link, Service, Topology
 
 if TYPE_CHECKING:
     import docker
@@ -27,6 +29,12 @@ __all__ = ["DockerBackend", "docker_client"]
 
 _PORT_ATTEMPTS = 5
 _STOP_TIMEOUT_S = 10  # Docker's default grace before SIGKILL, when the file sets none
+_PROXY_API_PORT = 8474
+
+
+def _safe(name: str) -> str:
+    """A service name as a container name may spell it."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", name)
 
 
 def docker_client() -> docker.DockerClient:
@@ -50,15 +58,23 @@ class DockerBackend(Backend):
     name = "docker"
 
     def __init__(
-        self, session: str, client: docker.DockerClient | None = None, *, race: bool = False
+        self,
+        session: str,
+        client: docker.DockerClient | None = None,
+        *,
+        build_args: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(session)
         self.client = client or docker_client()
-        self.build_args = {"CHAOS_VARIANT": "race"} if race else {}
+        # Added to every image build (what x-chaos.race declares, under --chaos-race).
+        self.build_args = dict(build_args or {})
         self.network_name = f"{session}-net"
         self._images: dict[str, str] = {}
         self._env: Mapping[str, str] = {}
         self._containers: dict[str, Container] = {}
+        self._proxy_image: str | None = None
+        self._links: dict[str, Container] = {}  # link name -> its proxy's container
+        self._link_ips: dict[str, str] = {}  # link name -> its proxy's address on the network
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -68,6 +84,8 @@ class DockerBackend(Backend):
         with build_lock(topology):
             run_prebuild(topology)
             self._images = build_images(self.client, topology, self.build_args)
+        if any(link.transparent for link in topology.links.values()):
+            self._proxy_image = self._link_proxy_image(topology)
         labels = session_labels(self.session)
         self.client.networks.create(self.network_name, driver="bridge", labels=labels)
         for volume in topology.volumes:
@@ -78,7 +96,6 @@ class DockerBackend(Backend):
                 self.client.volumes.create(name=name, labels=labels)
 
     def start(self, service: Service) -> None:
-        import docker.errors
         from docker.types import Mount
 
         assert self.topology is not None, "prepare() first"
@@ -135,6 +152,26 @@ class DockerBackend(Backend):
                 run_args[key] = getattr(service, key)
         if service.healthcheck:
             run_args["healthcheck"] = _healthcheck(service.healthcheck)
+        # Its links' upstreams resolve to their proxies: the service keeps calling them by
+        # name, and /etc/hosts (read before DNS) answers with the proxy's address.
+        hosts = {
+            link.upstream_service: self._link_ips[name]
+            for name, link in self.topology.links.items()
+            if link.source == service.name and name in self._link_ips
+        }
+        if hosts:
+            # A link's proxy wins over the file's own entry for the same name.
+            run_args["extra_hosts"] = [
+                *(entry for entry in run_args["extra_hosts"] if entry.split(":")[0] not in hosts),
+                *(f"{host}:{address}" for host, address in hosts.items()),
+            ]
+        container = self._create_with_ports(run_args, ports, service.name)
+        self._containers[service.name] = container
+
+    def _create_with_ports(self, run_args: dict[str, Any], ports: set[int], what: str) -> Container:
+        """Create and start a container, its ports published on loopback at free ports."""
+        import docker.errors
+
         for attempt in range(_PORT_ATTEMPTS):
             # Published ports bind to loopback only: nothing beyond this machine reaches them.
             # They are chosen here, not by the engine, so that a service killed and started
@@ -154,24 +191,91 @@ class DockerBackend(Backend):
                 )
                 if not taken or attempt == _PORT_ATTEMPTS - 1:
                     raise BackendError(
-                        f"the engine could not start service {service.name!r}: "
-                        f"{exc.explanation or exc}"
+                        f"the engine could not start {what!r}: {exc.explanation or exc}"
                     ) from None
-        self._containers[service.name] = container
+        assert container is not None
+        return container
+
+    # -- the proxies the harness puts on links ------------------------------------------
+
+    def _link_proxy_image(self, topology: Topology) -> str:
+        import docker.errors
+
+        if topology.proxy_image is None:
+            return toxiproxy_image(self.client)
+        try:
+            self.client.images.get(topology.proxy_image)
+        except docker.errors.ImageNotFound:
+            raise BackendError(
+                f"x-chaos.proxy.image {topology.proxy_image!r} in {topology.path} is not on "
+                "the Docker engine; pull or build it first, or drop x-chaos.proxy to let the "
+                "harness build its own Toxiproxy"
+            ) from None
+        return topology.proxy_image
+
+    def start_link_proxies(self, links: Sequence[Link]) -> dict[str, tuple[str, int]]:
+        """One Toxiproxy container per link, each with its own address on the network.
+
+        One per link rather than one for all: a caller's name resolution points the
+        upstream's name at one address, and the proxy there listens on the upstream's own
+        port, so two links to the same upstream (or to two upstreams on the same port)
+        need two addresses.
+        """
+        assert self._proxy_image is not None, "prepare() first"
+        apis: dict[str, tuple[str, int]] = {}
+        for link in links:
+            run_args: dict[str, Any] = {
+                "image": self._proxy_image,
+                "name": f"{self.session}-link-{_safe(link.source)}-{_safe(link.upstream_service)}",
+                "command": ["-host", "0.0.0.0", "-port", str(_PROXY_API_PORT)],
+                "labels": {**session_labels(self.session), "chaos-harness.link": link.name},
+                "network": self.network_name,
+                "ports": {},
+                "cap_drop": ["ALL"],
+                "security_opt": ["no-new-privileges:true"],
+                "read_only": True,
+                "detach": True,
+            }
+            ports = {_PROXY_API_PORT, link.upstream_port}
+            container = self._create_with_ports(run_args, ports, f"the proxy of {link.name}")
+            self._links[link.name] = container
+            container.reload()
+            networks = container.attrs["NetworkSettings"]["Networks"]
+            self._link_ips[link.name] = networks[self.network_name]["IPAddress"]
+            apis[link.name] = self._published(container, _PROXY_API_PORT, f"link {link.name}")
+        return apis
+
+    def link_address(self, link: Link) -> tuple[str, int]:
+        if link.name in self._links:
+            return self._published(self._links[link.name], link.upstream_port, link.name)
+        return super().link_address(link)
+
+    def link_logs(self, link: str) -> str:
+        import docker.errors
+
+        try:
+            raw: bytes = self._links[link].logs(tail=200)
+        except (KeyError, docker.errors.APIError):
+            return ""
+        return raw.decode(errors="replace")
 
     def down(self) -> None:
         remove_session(self.client, self.session)
         self._containers.clear()
+        self._links.clear()
+        self._link_ips.clear()
 
     # -- what tests do to services -----------------------------------------------------
 
     def address(self, service: str, port: int) -> tuple[str, int]:
-        container = self._container(service)
+        return self._published(self._container(service), port, service)
+
+    def _published(self, container: Container, port: int, what: str) -> tuple[str, int]:
         container.reload()
         bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp")
         if not bindings:
             raise BackendError(
-                f"port {port} of service {service!r} is not published (is the service running?);"
+                f"port {port} of {what!r} is not published (is it running?);"
                 " list it under `ports:` in the compose file"
             )
         return "127.0.0.1", int(bindings[0]["HostPort"])

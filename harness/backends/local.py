@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +67,11 @@ class LocalBackend(Backend):
         self._env: Mapping[str, str] = {}
         self._processes: dict[str, _Process] = {}
         self._lock = threading.Lock()  # services of one start level are spawned in parallel
+        # The proxies the harness puts on transparent links: one Toxiproxy process for all,
+        # each link on its own loopback port that the link's source is pointed at.
+        self._proxy: subprocess.Popen[bytes] | None = None
+        self._proxy_api = 0
+        self._link_ports: dict[str, int] = {}
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -90,8 +95,17 @@ class LocalBackend(Backend):
         if topology.toxiproxy is not None:
             proxy = topology.toxiproxy.service
             self._ports[(proxy, topology.toxiproxy.api_port)] = free_port()
-            for link in topology.links.values():
-                self._ports[(proxy, link.listen)] = free_port()
+        for link in topology.links.values():
+            if link.listen is not None and topology.toxiproxy is not None:
+                self._ports[(topology.toxiproxy.service, link.listen)] = free_port()
+            else:
+                self._link_ports[link.name] = free_port()
+        if self._link_ports and topology.proxy_image is not None:
+            raise TopologyError(
+                f"x-chaos.proxy.image in {topology.path} names an image, which the local "
+                "backend cannot run: it runs the harness's own Toxiproxy build as a host "
+                "process; use the docker backend, or drop x-chaos.proxy"
+            )
         for volume in topology.volumes:
             (self.folder / "volumes" / volume).mkdir(parents=True)
 
@@ -106,6 +120,8 @@ class LocalBackend(Backend):
             self._processes.clear()
         for process in processes:
             _stop(process.popen, signal.SIGKILL)
+        _stop(self._proxy, signal.SIGKILL)
+        self._proxy = None
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- what tests do to services -----------------------------------------------------
@@ -119,11 +135,36 @@ class LocalBackend(Backend):
             ) from None
 
     def proxy_endpoints(self, link: Link) -> tuple[str, str]:
-        assert self.topology is not None
-        assert self.topology.toxiproxy is not None
-        _, listen = self.address(self.topology.toxiproxy.service, link.listen)
+        _, listen = self.link_address(link)
         _, upstream = self.address(link.upstream_service, link.upstream_port)
         return f"127.0.0.1:{listen}", f"127.0.0.1:{upstream}"
+
+    def link_address(self, link: Link) -> tuple[str, int]:
+        if link.name in self._link_ports:
+            return "127.0.0.1", self._link_ports[link.name]
+        return super().link_address(link)
+
+    def link_logs(self, link: str) -> str:
+        return self._read_log("link-proxies")
+
+    def start_link_proxies(self, links: Sequence[Link]) -> dict[str, tuple[str, int]]:
+        from harness.proxies import toxiproxy_binary
+
+        binary = toxiproxy_binary()
+        self._proxy_api = free_port()
+        log = (self.folder / "link-proxies.log").open("ab")
+        try:
+            self._proxy = subprocess.Popen(
+                [str(binary), "-host", "127.0.0.1", "-port", str(self._proxy_api)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        self._record()
+        return {link.name: ("127.0.0.1", self._proxy_api) for link in links}
 
     def kill(self, service: str) -> None:
         process = self._process(service)
@@ -158,8 +199,11 @@ class LocalBackend(Backend):
         return process.command if process is not None else ()
 
     def logs(self, service: str, tail: int | None = 200) -> str:
+        return self._read_log(service, tail)
+
+    def _read_log(self, name: str, tail: int | None = 200) -> str:
         try:
-            lines = (self.folder / f"{service}.log").read_text(errors="replace").splitlines()
+            lines = (self.folder / f"{name}.log").read_text(errors="replace").splitlines()
         except OSError:
             return ""
         shown = lines if tail is None else lines[-tail:]
@@ -204,7 +248,10 @@ class LocalBackend(Backend):
         declared = {**service.environment, **service.local.environment}
         env = {
             **os.environ,
-            **{key: self._rewrite(self._expand(service, v)) for key, v in declared.items()},
+            **{
+                key: self._rewrite(self._expand(service, v), service.name)
+                for key, v in declared.items()
+            },
             **self._env,
         }
         process.command = tuple(command)
@@ -239,6 +286,8 @@ class LocalBackend(Backend):
                 for name, p in self._processes.items()
                 if p.popen is not None
             }
+            if self._proxy is not None:
+                owners[" link-proxies"] = owner_token(self._proxy.pid)
             (self.folder / "processes.json").write_text(json.dumps(owners))
 
     def _expand(self, service: Service, text: str) -> str:
@@ -250,9 +299,14 @@ class LocalBackend(Backend):
 
         return _TEMPLATE.sub(substitute, text)
 
-    def _rewrite(self, text: str) -> str:
-        """``SERVICE:PORT`` (or ``ALIAS:PORT``) of this topology becomes ``127.0.0.1:HOSTPORT``."""
+    def _rewrite(self, text: str, source: str) -> str:
+        """``SERVICE:PORT`` (or ``ALIAS:PORT``) of this topology becomes ``127.0.0.1:HOSTPORT``;
+        for an upstream that ``source`` reaches through a link, the port of that link's proxy."""
         assert self.topology is not None
+        for link in self.topology.links.values():
+            if link.source == source and link.name in self._link_ports:
+                upstream = rf"(?<![\w.-]){re.escape(link.upstream_service)}:{link.upstream_port}\b"
+                text = re.sub(upstream, f"127.0.0.1:{self._link_ports[link.name]}", text)
         for (name, port), host_port in self._ports.items():
             service = self.topology.services.get(name)
             for host in (name, *(service.aliases if service is not None else ())):

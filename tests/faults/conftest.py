@@ -24,7 +24,6 @@ from harness.settings import Settings
 from harness.topology import Topology, load_topology
 
 LINK = "gateway->inventory"
-LINK_PORT = 18081
 COMPOSE = Path(__file__).with_name("compose.yml")
 # A healthy request through the link takes a few ms on loopback; anything within this much
 # of the baseline counts as "normal latency" after a heal.
@@ -131,7 +130,7 @@ def link_environment(chaos_settings: Settings, link_topology: Topology) -> Itera
 @pytest.fixture(scope="session")
 def baseline_ms(link_environment: Environment) -> float:
     """How long a healthy request through the link takes (median of a few)."""
-    address = link_environment.backend.address("toxiproxy", LINK_PORT)
+    address = link_environment.link_address(LINK)
     fetch(address)  # the first connection pays for Toxiproxy's upstream dial warm-up
     return median([fetch(address).elapsed_ms for _ in range(5)])
 
@@ -147,7 +146,7 @@ def link_env(link_environment: Environment) -> Iterator[Environment]:
 
 @pytest.fixture
 def link_address(link_env: Environment) -> tuple[str, int]:
-    return link_env.backend.address("toxiproxy", LINK_PORT)
+    return link_env.link_address(LINK)
 
 
 def assert_nothing_remains(env: Environment, baseline_ms: float) -> None:
@@ -160,7 +159,7 @@ def assert_nothing_remains(env: Environment, baseline_ms: float) -> None:
     assert proxy.toxics() == [], f"toxics left on the link: {proxy.toxics()}"
     assert proxy.enabled, "the link is still down"
     assert env.active_faults == ()
-    address = env.backend.address("toxiproxy", LINK_PORT)
+    address = env.link_address(LINK)
     replies = [fetch(address) for _ in range(3)]
     assert all(r.ok for r in replies), f"a request after heal failed: {replies}"
     fastest = min(r.elapsed_ms for r in replies)

@@ -82,18 +82,15 @@ volumes:
 x-chaos:
   services:
     inventory: {{port: 8080, health: {health}, metrics: /metrics}}
-  bugs: [leak-on-timeout, no-deadline]
+  bugs: {{env: CHAOS_BUGS, names: [leak-on-timeout, no-deadline]}}
 """
 
 
 def compose_proxied(context: Path) -> str:
-    """The reference shape: gateway -> Toxiproxy -> inventory, from the reference binaries."""
+    """The reference shape: gateway -> inventory by its compose name, the harness's proxy on
+    the link (no Toxiproxy in the file), from the reference binaries."""
     return f"""\
 services:
-  toxiproxy:
-    build: {{context: {context}, args: {{BINARY: toxiproxy}}}}
-    command: ["-host", "0.0.0.0", "-port", "8474"]
-    ports: ["8474"]
   inventory:
     build: {{context: {context}, args: {{BINARY: inventory}}}}
     environment: {{PORT: "8080"}}
@@ -102,14 +99,12 @@ services:
     build: {{context: {context}, args: {{BINARY: gateway}}}}
     environment:
       PORT: "8080"
-      INVENTORY_URL: http://toxiproxy:18081
+      INVENTORY_URL: http://inventory:8080
       DOWNSTREAM_TIMEOUT: 1s
     ports: ["8080"]
-    depends_on: [toxiproxy, inventory]
+    depends_on: [inventory]
 x-chaos:
-  toxiproxy: {{service: toxiproxy, api_port: 8474}}
-  links:
-    gateway->inventory: {{listen: 18081, upstream: "inventory:8080"}}
+  links: [gateway->inventory]
   services:
     gateway: {{port: 8080, health: /healthz}}
     inventory: {{port: 8080, health: /healthz}}

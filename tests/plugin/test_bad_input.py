@@ -232,7 +232,7 @@ def test_service_that_never_listens_on_its_port_is_not_taken_for_ready(harness: 
 def test_service_that_exits_at_start_fails_with_exit_code_and_its_log(harness: Run) -> None:
     # The compose file claims a bug the service does not know: the service exits 2 at start.
     compose = compose_one(harness.context).replace(
-        "bugs: [leak-on-timeout, no-deadline]", "bugs: [leak-on-timeout, made-up-bug]"
+        "names: [leak-on-timeout, no-deadline]", "names: [leak-on-timeout, made-up-bug]"
     )
     harness.setup(USES_CHAOS, compose)
 

@@ -7,6 +7,7 @@ the user wrote) and the file, because that is what a user needs to fix it.
 from __future__ import annotations
 
 import copy
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,14 @@ import pytest
 import yaml
 
 from harness.errors import TopologyError
-from harness.topology import Build, Healthcheck, Topology, VolumeMount, load_topology
+from harness.topology import (
+    Build,
+    Healthcheck,
+    SeededBugs,
+    Topology,
+    VolumeMount,
+    load_topology,
+)
 
 BASE: dict[str, Any] = {
     "name": "shop",
@@ -50,7 +58,7 @@ BASE: dict[str, Any] = {
             "gateway": {"port": 8080, "health": "/healthz", "metrics": "/metrics"},
             "inventory": {"health": "/healthz", "pprof": "/debug/pprof", "writable": True},
         },
-        "bugs": ["leak-on-timeout", "no-deadline"],
+        "bugs": {"env": "CHAOS_BUGS", "names": ["leak-on-timeout", "no-deadline"]},
     },
 }
 
@@ -91,7 +99,7 @@ def test_valid_file_is_parsed_into_services_links_and_settings(tmp_path: Path) -
     assert list(topology.services) == ["toxiproxy", "inventory", "gateway"]
     assert topology.prebuild == ("sh", "build.sh")
     assert topology.volumes == ("stock",)
-    assert topology.known_bugs == ("leak-on-timeout", "no-deadline")
+    assert topology.bugs == SeededBugs(env="CHAOS_BUGS", names=("leak-on-timeout", "no-deadline"))
     assert topology.toxiproxy is not None
     assert (topology.toxiproxy.service, topology.toxiproxy.api_port) == ("toxiproxy", 8474)
 
@@ -130,7 +138,8 @@ def test_image_only_service_and_no_x_chaos_block_are_accepted(tmp_path: Path) ->
     assert web.http_port == 80
     assert topology.links == {}
     assert topology.toxiproxy is None
-    assert topology.known_bugs is None
+    assert topology.bugs is None
+    assert topology.race_build_args is None
     assert topology.prebuild is None
 
 
@@ -141,10 +150,15 @@ def test_reference_compose_file_is_valid_and_nothing_in_it_is_ignored() -> None:
         warnings.simplefilter("error")
         topology = load_topology(reference)
 
-    assert topology.toxiproxy is not None
-    assert "gateway->inventory" in topology.links
+    # The reference runs no Toxiproxy of its own: the harness proxies its two links, and
+    # the gateway calls its downstreams by their compose names.
+    assert topology.toxiproxy is None
+    assert sorted(topology.links) == ["gateway->inventory", "gateway->payment"]
     for link in topology.links.values():
+        assert link.transparent
         assert link.upstream_service in topology.services
+        gateway_env = topology.service("gateway").environment
+        assert f"http://{link.upstream}" in gateway_env.values()
 
 
 # -- start_levels ---------------------------------------------------------------------------
@@ -323,7 +337,10 @@ REFUSED: dict[str, tuple[object, str]] = {
         changed("x-chaos/toxiproxy/api_port", -1),
         "x-chaos.toxiproxy.api_port in",
     ),
-    "links-not-mapping": (changed("x-chaos/links", ["gateway->inventory"]), "x-chaos.links in"),
+    "harness-links-and-own-toxiproxy": (
+        changed("x-chaos/links", ["gateway->inventory"]),
+        "x-chaos.toxiproxy in",
+    ),
     "links-without-toxiproxy": (changed("x-chaos/toxiproxy", _DELETE), "x-chaos.links in"),
     "link-name-without-arrow": (
         changed("x-chaos/links/gateway-inventory", {"listen": 1, "upstream": "inventory:8080"}),
@@ -409,8 +426,13 @@ REFUSED: dict[str, tuple[object, str]] = {
         changed("services/gateway/healthcheck", {"test": "/app -check", "retries": "3"}),
         "services.gateway.healthcheck.retries in",
     ),
-    "bugs-not-a-list": (changed("x-chaos/bugs", "leak-on-timeout"), "x-chaos.bugs in"),
-    "bugs-not-strings": (changed("x-chaos/bugs", [{"name": "x"}]), "x-chaos.bugs in"),
+    "bugs-a-plain-list": (changed("x-chaos/bugs", ["leak-on-timeout"]), "x-chaos.bugs in"),
+    "bugs-names-not-strings": (
+        changed("x-chaos/bugs/names", [{"name": "x"}]),
+        "x-chaos.bugs.names in",
+    ),
+    "bugs-env-not-a-variable": (changed("x-chaos/bugs/env", "NOT A VAR"), "x-chaos.bugs.env in"),
+    "race-without-build-args": (changed("x-chaos/race", {}), "x-chaos.race in"),
 }
 
 
@@ -486,3 +508,64 @@ def test_unknown_service_and_link_names_list_the_known_ones(tmp_path: Path) -> N
         f"no link named 'gateway->payment' in the x-chaos block of {path}; "
         "the links are: gateway->inventory"
     )
+
+
+# -- links the harness proxies (transparent) ---------------------------------------------
+
+
+TWO_SERVICES: dict[str, Any] = {
+    "services": {
+        "front": {"image": "front:1", "ports": ["8080"]},
+        "back": {"image": "back:1", "expose": ["9000"], "x-note": "ignored"},
+    },
+    "x-chaos": {"services": {"back": {"port": 9000}}},
+}
+
+
+def _with_links(links: object, **chaos: object) -> dict[str, Any]:
+    doc = copy.deepcopy(TWO_SERVICES)
+    doc["services"]["back"].pop("x-note")
+    doc["services"]["back"].pop("expose")
+    doc["x-chaos"].update({"links": links, **chaos})
+    return doc
+
+
+def test_links_listed_by_name_are_proxied_by_the_harness_on_the_upstream_port(
+    tmp_path: Path,
+) -> None:
+    topology = load_topology(write(tmp_path, _with_links(["front->back"])))
+
+    link = topology.link("front->back")
+    assert link.transparent
+    assert (link.source, link.upstream, link.listen) == ("front", "back:9000", None)
+    assert topology.toxiproxy is None
+    assert topology.proxy_image is None
+
+
+def test_a_link_may_name_the_port_it_proxies_and_the_proxy_image(tmp_path: Path) -> None:
+    doc = _with_links({"front->back": {"port": 9100}}, proxy={"image": "toxiproxy:stock"})
+
+    topology = load_topology(write(tmp_path, doc))
+
+    assert topology.link("front->back").upstream == "back:9100"
+    assert topology.proxy_image == "toxiproxy:stock"
+
+
+@pytest.mark.parametrize(
+    ("links", "chaos", "fragment"),
+    [
+        (["front->nowhere"], {}, "names 'nowhere', which is not a service"),
+        (["front->front"], {}, "goes from a service to itself"),
+        (["front->back", "front->back"], {}, "names front->back twice"),
+        (["front-back"], {}, "must look like 'from->to'"),
+        ({"front->back": {"port": "x"}}, {}, "x-chaos.links.front->back.port in"),
+        ({"front->back": {"listen": 18081, "upstream": "back:9000"}}, {}, "x-chaos: toxiproxy:"),
+        (["front->back"], {"proxy": {"image": ""}}, "x-chaos.proxy.image in"),
+        ([], {"proxy": {"image": "toxiproxy:1"}}, "the file names no such link"),
+    ],
+)
+def test_bad_harness_links_are_refused_saying_what_to_fix(
+    tmp_path: Path, links: object, chaos: dict[str, object], fragment: str
+) -> None:
+    with pytest.raises(TopologyError, match=re.escape(fragment)):
+        load_topology(write(tmp_path, _with_links(links, **chaos)))
