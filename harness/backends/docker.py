@@ -154,10 +154,13 @@ class DockerBackend(Backend):
             run_args["healthcheck"] = _healthcheck(service.healthcheck)
         # Its links' upstreams resolve to their proxies: the service keeps calling them by
         # name, and /etc/hosts (read before DNS) answers with the proxy's address.
+        # Its network aliases too: a source calling the upstream by an alias must not
+        # bypass the link's proxy (its faults would silently miss).
         hosts = {
-            link.upstream_service: self._link_ips[name]
+            host: self._link_ips[name]
             for name, link in self.topology.links.items()
             if link.source == service.name and name in self._link_ips
+            for host in (link.upstream_service, *self._service(link.upstream_service).aliases)
         }
         if hosts:
             # A link's proxy wins over the file's own entry for the same name.

@@ -305,15 +305,22 @@ class LocalBackend(Backend):
         assert self.topology is not None
         for link in self.topology.links.values():
             if link.source == source and link.name in self._link_ports:
-                upstream = rf"(?<![\w.-]){re.escape(link.upstream_service)}:{link.upstream_port}\b"
-                text = re.sub(upstream, f"127.0.0.1:{self._link_ports[link.name]}", text)
+                # The upstream's aliases too, or calling it by one would bypass the proxy.
+                names = (link.upstream_service, *self._aliases(link.upstream_service))
+                for host in names:
+                    upstream = rf"(?<![\w.-]){re.escape(host)}:{link.upstream_port}\b"
+                    text = re.sub(upstream, f"127.0.0.1:{self._link_ports[link.name]}", text)
         for (name, port), host_port in self._ports.items():
-            service = self.topology.services.get(name)
-            for host in (name, *(service.aliases if service is not None else ())):
+            for host in (name, *self._aliases(name)):
                 text = re.sub(
                     rf"(?<![\w.-]){re.escape(host)}:{port}\b", f"127.0.0.1:{host_port}", text
                 )
         return text
+
+    def _aliases(self, name: str) -> tuple[str, ...]:
+        assert self.topology is not None
+        service = self.topology.services.get(name)  # a Toxiproxy name is not a service
+        return service.aliases if service is not None else ()
 
 
 def _warn_left_out(topology: Topology) -> None:

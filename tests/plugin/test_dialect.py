@@ -2,7 +2,8 @@
 
 One run of a two-service file that uses ``${VAR:-default}`` and ``${VAR:?message}`` (with
 a ``.env``), ``env_file``, an ``entrypoint`` wrapper with a string ``command``, ``expose``
-without ``ports``, a read-only bind mount, an anonymous volume, ``tmpfs``, a network alias,
+without ``ports``, a read-only bind mount, an anonymous volume, ``tmpfs``, a network alias
+(called through a link the harness proxies),
 ``restart``, a compose ``healthcheck`` and the process settings (user, working_dir,
 hostname, labels, init, read_only, cap_add, extra_hosts, stop_signal); the tests inside
 the run check, from what the engine and the services show, that each of them took effect.
@@ -80,6 +81,7 @@ services:
 networks:
   shop: {{}}
 x-chaos:
+  links: [gateway->inventory]
   services:
     gateway: {{port: 8080, health: /healthz}}
 """
@@ -91,7 +93,7 @@ from datetime import datetime
 
 import requests
 
-from faults import Kill
+from faults import Kill, LinkDown
 
 
 def container(chaos, service):
@@ -155,10 +157,16 @@ def test_process_and_host_settings_reach_the_container(chaos):
     assert volume.attrs["Labels"]["chaos-harness.session"] == chaos.backend.session
 
 
-def test_the_gateway_reaches_the_inventory_by_its_network_alias(chaos):
+def test_the_gateway_reaches_the_inventory_by_its_network_alias_through_the_link(chaos):
     reply = requests.get(chaos.url("gateway") + "/products/2", timeout=5)
     assert reply.status_code == 200, reply.text
     assert reply.json()["stock"] == 77
+    assert not reply.json().get("degraded")
+    # The alias goes through the link's proxy too: with the link down, the gateway answers
+    # from its cache (degraded) or not at all.
+    with LinkDown("gateway->inventory"):
+        down = requests.get(chaos.url("gateway") + "/products/2", timeout=5)
+    assert down.status_code != 200 or down.json().get("degraded") is True, down.text
 
 
 def test_restart_policy_is_not_applied_a_killed_service_stays_down(chaos):
