@@ -59,7 +59,7 @@ from harness.environment import Environment  # noqa: E402
 from harness.errors import ChaosError  # noqa: E402
 from harness.labels import new_session_id  # noqa: E402
 from harness.topology import load_topology  # noqa: E402
-from tests.faults.conftest import COMPOSE, LINK, Reply, fetch  # noqa: E402
+from tests.faults.support import COMPOSE, LINK, Reply, fetch  # noqa: E402
 
 PROBE_BUDGET_S = 10.0  # per wait for an effect or a heal
 PROBE_LIMIT = 500  # requests per wait, whatever their speed

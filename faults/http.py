@@ -1,7 +1,8 @@
 """HTTP faults: the project's own Toxiproxy toxics that act on whole HTTP responses.
 
-They are compiled into the project's Toxiproxy build (``compose/toxiproxy/httptoxics``) and
-work on the downstream stream of a link (the responses). Which responses are affected is a
+They are compiled into the project's Toxiproxy build (``harness/toxiproxy_build/
+httptoxics``), which the harness puts on a system's links, and work on the downstream
+stream of a link (the responses); a stock Toxiproxy refuses them. Which responses are affected is a
 pure function of the toxic's ``seed`` and the response's index ``n`` (0, 1, 2, ... across
 all connections of the proxy, restarting whenever the toxic is added):
 

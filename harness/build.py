@@ -29,12 +29,15 @@ __all__ = [
     "build_images",
     "build_lock",
     "context_hash",
+    "image_repository",
     "image_tag",
+    "prune_images",
     "run_prebuild",
 ]
 
 IMAGE_LABEL = "chaos-harness.inputs"
 _PREBUILD_TIMEOUT_S = 900
+_IMAGES_KEPT = 4  # per project and service; older ones are pruned after a new build
 
 
 @contextmanager
@@ -152,8 +155,39 @@ def context_hash(build: Build, extra_args: Mapping[str, str] | None = None) -> s
     return digest.hexdigest()
 
 
-def image_tag(service: Service, digest: str) -> str:
-    return f"chaos-harness/{service.name}:{digest[:16]}"
+def image_repository(topology: Topology, service: Service) -> str:
+    """Images are named per project and service, so two projects never share a name."""
+    return f"chaos-harness/{topology.project}-{service.name}"
+
+
+def image_tag(topology: Topology, service: Service, digest: str) -> str:
+    return f"{image_repository(topology, service)}:{digest[:16]}"
+
+
+def prune_images(client: docker.DockerClient, repository: str, *, keep: str) -> list[str]:
+    """Remove older images of ``repository`` but the newest few (and ``keep``); an image a
+    container still uses stays. Returns the tags removed.
+
+    A few are kept, not one: a run may use two builds of a service at once (a race
+    build beside the plain one), and the next run should not have to rebuild either.
+    """
+    import docker.errors
+
+    images = sorted(
+        client.images.list(name=repository),
+        key=lambda image: str(image.attrs.get("Created", "")),
+        reverse=True,
+    )
+    removed: list[str] = []
+    for image in images[_IMAGES_KEPT:]:
+        if keep in image.tags:
+            continue
+        try:
+            client.images.remove(image.id, noprune=False)
+        except docker.errors.APIError:
+            continue  # in use by a container (another session's), or already gone
+        removed += image.tags
+    return removed
 
 
 def build_images(
@@ -174,11 +208,12 @@ def build_images(
             continue
         args = {**service.build.args, **(extra_args or {})}
         digest = context_hash(service.build, extra_args)
-        tag = image_tag(service, digest)
+        tag = image_tag(topology, service, digest)
         try:
             client.images.get(tag)
         except docker.errors.ImageNotFound:
             _build_one(client, service, service.build, args, tag, digest)
+            prune_images(client, image_repository(topology, service), keep=tag)
         images[service.name] = tag
     return images
 

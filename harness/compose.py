@@ -140,6 +140,7 @@ class ComposeProject:
     left_out: tuple[str, ...]  # services whose profiles COMPOSE_PROFILES does not name
     volumes: tuple[str, ...]  # named volumes of the top-level `volumes:`
     chaos: object  # the x-chaos block as written: harness.topology reads it
+    name: str | None = None  # the top-level `name:`, interpolated
 
 
 # -- what each key is to the harness ------------------------------------------------------
@@ -393,6 +394,7 @@ def read_compose(path: Path, environ: Mapping[str, str] | None = None) -> Compos
         left_out=tuple(left_out),
         volumes=volumes,
         chaos=chaos,
+        name=str(doc["name"]) if doc.get("name") else None,
     )
 
 

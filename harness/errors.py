@@ -16,6 +16,7 @@ __all__ = [
     "HistoryError",
     "LeftoverFaultError",
     "ProbeError",
+    "SignalMissingError",
     "StartupError",
     "TopologyError",
     "TopologyWarning",
@@ -76,3 +77,18 @@ class HistoryError(ChaosError):
 
 class ProbeError(ChaosError):
     """A standard signal (/metrics, pprof, logs, state) could not be read."""
+
+
+class SignalMissingError(ProbeError):
+    """The service answered, but not with the signal asked for: it does not serve it there.
+
+    Kept apart from an unreachable service because the remedy differs: serve the signal
+    (``howto``) or point the harness at the path it is served on.
+    """
+
+    def __init__(self, url: str, answer: str, what: str, howto: str) -> None:
+        self.url = url
+        self.answer = answer
+        self.what = what
+        self.howto = howto
+        super().__init__(f"GET {url} answered {answer} instead of {what}; to serve it, {howto}")

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from harness.build import prune_images
 from harness.errors import BuildError
 
 if TYPE_CHECKING:
@@ -51,7 +52,6 @@ IMAGE_REPOSITORY = "chaos-harness/toxiproxy"
 SOURCE = Path(__file__).with_name("toxiproxy_build")
 MODULE = "github.com/Shopify/toxiproxy/v2"
 _BUILD_TIMEOUT_S = 900
-_IMAGES_KEPT = 3  # older builds' images are removed (unless a container still uses them)
 _DOCKERFILE = """\
 FROM scratch
 COPY toxiproxy /toxiproxy
@@ -118,28 +118,6 @@ def toxiproxy_image(client: docker.DockerClient) -> str:
             ) from None
     prune_images(client, IMAGE_REPOSITORY, keep=tag)
     return tag
-
-
-def prune_images(client: docker.DockerClient, repository: str, *, keep: str) -> list[str]:
-    """Remove older images of ``repository`` but the newest few (and ``keep``); an image a
-    container still uses stays. Returns the tags removed."""
-    import docker.errors
-
-    images = sorted(
-        client.images.list(name=repository),
-        key=lambda image: str(image.attrs.get("Created", "")),
-        reverse=True,
-    )
-    removed: list[str] = []
-    for image in images[_IMAGES_KEPT:]:
-        if keep in image.tags:
-            continue
-        try:
-            client.images.remove(image.id, noprune=False)
-        except docker.errors.APIError:
-            continue  # in use by a container (another session's), or already gone
-        removed += image.tags
-    return removed
 
 
 # -- the build ---------------------------------------------------------------------------

@@ -152,6 +152,13 @@ class Topology:
     # Globs: when no input changed and every output is still there, prebuild is skipped.
     prebuild_inputs: tuple[str, ...] | None = None
     prebuild_outputs: tuple[str, ...] = ()
+    name: str | None = None  # the compose file's top-level `name:`
+
+    @property
+    def project(self) -> str:
+        """The project's name, as compose derives it: `name:`, else the file's folder."""
+        raw = self.name or self.path.parent.name
+        return re.sub(r"[^a-z0-9_-]", "", raw.lower()) or "project"
 
     @property
     def project_dir(self) -> Path:
@@ -251,6 +258,7 @@ def _parse(project: ComposeProject) -> Topology:
         links=links,
         toxiproxy=toxiproxy,
         proxy_image=proxy_image,
+        name=project.name,
         prebuild=prebuild,
         prebuild_inputs=prebuild_inputs,
         prebuild_outputs=prebuild_outputs,
@@ -488,17 +496,19 @@ def _link(name: str, raw: object, where: str, services: Mapping[str, Service]) -
             f"link name {name!r} in {where} must look like 'from->to', two services of the file"
         )
     source, target = name.split("->", 1)
-    for end in (source, target):
+    spec = _mapping(raw, where, f"x-chaos.links.{name}")
+    # Through the file's own Toxiproxy the name is a label and `upstream` says where to.
+    own_proxy = "listen" in spec or "upstream" in spec
+    for end in (source,) if own_proxy else (source, target):
         if end not in services:
             raise TopologyError(
                 f"link {name!r} in {where} names {end!r}, which is not a service; "
                 f"the services are: {', '.join(sorted(services))}"
             )
+    if own_proxy:
+        return _own_proxy_link(name, spec, where, services)
     if source == target:
         raise TopologyError(f"link {name!r} in {where} goes from a service to itself")
-    spec = _mapping(raw, where, f"x-chaos.links.{name}")
-    if "listen" in spec or "upstream" in spec:
-        return _own_proxy_link(name, spec, where, services)
     _only(spec, {"port"}, where, f"x-chaos.links.{name}")
     if "port" in spec:
         port = _port(spec["port"], where, f"x-chaos.links.{name}.port")

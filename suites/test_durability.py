@@ -10,7 +10,7 @@ import pytest
 from faults import Kill, Latency, Terminate
 from harness.checks import effects_carry_their_cause, no_lost_or_duplicated_writes
 from harness.environment import Environment
-from harness.history import History
+from harness.history import History, request_label
 from suites.reference import (
     acknowledged,
     gateway_classify,
@@ -34,7 +34,9 @@ def dropped_in_flight(history: History, signalled_at: float) -> list[str]:
         if done is None or done.time < signalled_at:
             continue  # finished before the signal
         if not isinstance(done.value, dict) or done.value.get("status") is None:
-            dropped.append(f"#{invoke.index} (sent {signalled_at - invoke.time:.2f} s before)")
+            dropped.append(
+                f"{request_label(invoke)} ({signalled_at - invoke.time:.2f} s before the signal)"
+            )
     return dropped
 
 

@@ -40,7 +40,7 @@ from harness.backends.base import Backend
 from harness.backends.docker import DockerBackend
 from harness.errors import FaultError
 from harness.topology import Topology, load_topology
-from tests.faults.conftest import COMPOSE, LINK
+from tests.faults.support import COMPOSE, LINK
 
 TOPOLOGY = load_topology(COMPOSE)
 QUICK = settings(

@@ -16,7 +16,7 @@ from faults.http import HttpFault
 from faults.network import Stream
 from harness.environment import Environment
 from harness.errors import FaultError
-from tests.faults.conftest import LINK, fetch
+from tests.faults.support import LINK, fetch
 
 Address = tuple[str, int]
 

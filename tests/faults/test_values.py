@@ -45,7 +45,7 @@ from harness.backends.docker import DockerBackend
 from harness.backends.local import LocalBackend
 from harness.errors import FaultError
 from harness.topology import Topology
-from tests.faults.conftest import COMPOSE, LINK
+from tests.faults.support import COMPOSE, LINK
 
 from harness.topology import load_topology  # isort: skip
 

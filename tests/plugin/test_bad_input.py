@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin.conftest import INI, Run, compose_one
+from tests.runs import INI, Run, compose_one
 
 USES_CHAOS = """
 def test_needs_the_system(chaos):

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from harness.build import IMAGE_LABEL
-from tests.plugin.conftest import Run, docker_cli
+from tests.runs import Run, docker_cli
 
 TOOL = Path(__file__).resolve().parent / "imagetool" / "main.go"
 

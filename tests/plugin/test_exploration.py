@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from faults import FaultOff, FaultOn, LinkDown, LoadBurst, Schedule
-from tests.plugin.conftest import Run
+from tests.runs import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.plugin.conftest import Run, compose_proxied
+from tests.runs import Run, compose_proxied
 
 LEAVES_A_FAULT = """
 import time
