@@ -1,8 +1,9 @@
 """Builds what a topology needs: the host pre-build step, then images keyed by content.
 
 An image is tagged with a hash of everything that goes into it (the files of its build
-context that ``.dockerignore`` lets through, the Dockerfile's name and the build args), so a
-run rebuilds exactly the images whose inputs changed and reuses the rest.
+context that ``.dockerignore`` lets through, the Dockerfile's name, the target stage and
+the build args), so a run rebuilds exactly the images whose inputs changed and reuses the
+rest. A service with only ``image:`` uses that image from the engine, pulled once if absent.
 """
 
 from __future__ import annotations
@@ -147,6 +148,8 @@ def context_hash(build: Build, extra_args: Mapping[str, str] | None = None) -> s
             digest.update(rel.encode() + b"\0")
             digest.update(_file_digest(file))
     digest.update(build.dockerfile.encode() + b"\0")
+    if build.target is not None:  # only when set: images built before targets keep their tag
+        digest.update(f"target={build.target}\0".encode())
     for key, value in sorted({**build.args, **(extra_args or {})}.items()):
         digest.update(f"{key}={value}\0".encode())
     return digest.hexdigest()
@@ -200,6 +203,7 @@ def build_images(
     for service in topology.services.values():
         if service.build is None:
             assert service.image is not None  # the topology guarantees one of the two
+            _ensure_image(client, service, service.image)
             images[service.name] = service.image
             continue
         args = {**service.build.args, **(extra_args or {})}
@@ -212,6 +216,27 @@ def build_images(
             prune_images(client, image_repository(topology, service), keep=tag)
         images[service.name] = tag
     return images
+
+
+def _ensure_image(client: docker.DockerClient, service: Service, image: str) -> None:
+    """Use ``image`` from the engine; when it is not there, try one pull, then fail clearly."""
+    import docker.errors
+
+    try:
+        client.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        client.images.pull(image)
+    except (docker.errors.DockerException, OSError) as exc:
+        reason = getattr(exc, "explanation", None) or exc
+        raise BuildError(
+            f"service {service.name!r} uses the image {image!r}, which is not on this Docker "
+            f"engine, and pulling it failed ({reason}). Put it on the engine first: "
+            f"`docker pull {image}` where a registry is reachable (or `docker save` it there "
+            "and `docker load -i FILE` here), or give the service a `build:` section"
+        ) from None
 
 
 def _build_one(
@@ -230,6 +255,7 @@ def _build_one(
             dockerfile=build.dockerfile,
             buildargs=dict(args),
             tag=tag,
+            target=build.target,
             labels={IMAGE_LABEL: digest},
             rm=True,
             forcerm=True,

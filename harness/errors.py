@@ -19,6 +19,7 @@ __all__ = [
     "SignalMissingError",
     "StartupError",
     "TopologyError",
+    "TopologyWarning",
 ]
 
 
@@ -32,6 +33,10 @@ class ConfigError(ChaosError):
 
 class TopologyError(ChaosError):
     """The compose file or its ``x-chaos`` block cannot be used as written."""
+
+
+class TopologyWarning(UserWarning):
+    """Parts of a compose file the harness leaves out or changes; the run goes on without them."""
 
 
 class BuildError(ChaosError):

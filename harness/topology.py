@@ -1,62 +1,49 @@
 """Reads a compose file and its ``x-chaos`` block into a :class:`Topology` value.
 
-Only the compose keys the harness really honours are accepted; any other key is an error
-that names the key and the file, because silently ignoring (say) ``network_mode`` would
-start a system that is not the one the user described.
+The compose part (services, volumes, networks, variables) is read by :mod:`harness.compose`,
+which says which keys are honoured, ignored or refused and why; this module adds what the
+``x-chaos`` block says about each service and about the system as a whole.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, fields
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
+from harness.compose import (
+    BindMount,
+    Build,
+    ComposeProject,
+    ComposeService,
+    Healthcheck,
+    TmpfsMount,
+    VolumeMount,
+    read_compose,
+)
 from harness.errors import TopologyError
 
 __all__ = [
+    "BindMount",
     "Build",
+    "Healthcheck",
     "Link",
     "LocalSpec",
     "SeededBugs",
     "Service",
+    "TmpfsMount",
     "Topology",
     "ToxiproxySpec",
     "VolumeMount",
     "load_topology",
 ]
 
-_TOP_LEVEL_KEYS = {"services", "volumes", "name", "version", "x-chaos"}
-_SERVICE_KEYS = {
-    "build",
-    "image",
-    "environment",
-    "ports",
-    "healthcheck",
-    "depends_on",
-    "volumes",
-    "command",
-}
-_BUILD_KEYS = {"context", "dockerfile", "args"}
 _CHAOS_KEYS = {"prebuild", "toxiproxy", "proxy", "links", "services", "bugs", "race"}
 _CHAOS_SERVICE_KEYS = {"port", "health", "metrics", "pprof", "writable", "local"}
 _LINK_NAME = re.compile(r"^[A-Za-z0-9_.-]+->[A-Za-z0-9_.-]+$")
-
-
-@dataclass(frozen=True)
-class Build:
-    context: Path
-    dockerfile: str = "Dockerfile"
-    args: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class VolumeMount:
-    volume: str
-    target: str
 
 
 @dataclass(frozen=True)
@@ -73,27 +60,21 @@ class LocalSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Service:
-    name: str
-    build: Build | None
-    image: str | None
-    environment: Mapping[str, str]
-    ports: tuple[int, ...]
-    depends_on: tuple[str, ...]
-    volumes: tuple[VolumeMount, ...]
-    command: tuple[str, ...] | None
-    healthcheck: Mapping[str, Any] | None
-    port: int | None
-    health: str | None
-    metrics: str | None
-    pprof: str | None
-    writable: bool
+@dataclass(frozen=True, kw_only=True)
+class Service(ComposeService):
+    """A compose service (:class:`harness.compose.ComposeService`) plus its ``x-chaos`` entry."""
+
+    port: int | None = None
+    health: str | None = None
+    metrics: str | None = None
+    pprof: str | None = None
+    writable: bool = False
     local: LocalSpec | None = None
 
     @property
     def known_ports(self) -> tuple[int, ...]:
-        ports = set(self.ports)
+        """Every container TCP port: `ports`, `expose` and the x-chaos port; all published."""
+        ports = {*self.ports, *self.expose}
         if self.port is not None:
             ports.add(self.port)
         return tuple(sorted(ports))
@@ -103,11 +84,11 @@ class Service:
         """The container port the harness talks HTTP to (probes, readiness, load)."""
         if self.port is not None:
             return self.port
-        if self.ports:
-            return self.ports[0]
+        if self.ports or self.expose:
+            return (self.ports or self.expose)[0]
         raise TopologyError(
-            f'service {self.name!r} publishes no port; add `ports: ["8080"]` to it in the '
-            "compose file or `x-chaos: services: {name: {port: 8080}}`"
+            f'service {self.name!r} publishes no port; add `ports: ["8080"]` (or `expose:`) '
+            "to it in the compose file, or `x-chaos: services: {name: {port: 8080}}`"
         )
 
 
@@ -221,48 +202,42 @@ class Topology:
         return levels
 
 
-def load_topology(path: str | Path) -> Topology:
-    """Parse and validate a compose file; raise :class:`TopologyError` naming what to fix."""
+def load_topology(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Topology:
+    """Parse and validate a compose file; raise :class:`TopologyError` naming what to fix.
+
+    ``environ`` stands in for the shell environment that ``${VAR}`` in the file reads
+    (default: this process's); a ``.env`` file beside the compose file comes after it.
+    """
     path = Path(path).resolve()
     if not path.is_file():
         raise TopologyError(
             f"compose file {path} does not exist; pass an existing file with "
             "--chaos-compose=FILE (or the chaos_compose ini key)"
         )
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise TopologyError(f"{path} is not valid YAML: {exc}") from None
-    return _parse(path, raw)
+    return _parse(read_compose(path, environ))
 
 
-def _parse(path: Path, raw: object) -> Topology:
+def _parse(project: ComposeProject) -> Topology:
+    path = project.path
     where = str(path)
-    doc = _mapping(raw, where, "the file")
-    _only(doc, _TOP_LEVEL_KEYS, where, "top level", allow_extensions=True)
-    services_raw = _mapping(doc.get("services"), where, "services")
-    if not services_raw:
-        raise TopologyError(f"{where} defines no services; add at least one under `services:`")
-    volumes = tuple(str(v) for v in _mapping(doc.get("volumes") or {}, where, "volumes"))
-    chaos = _mapping(doc.get("x-chaos") or {}, where, "x-chaos")
+    volumes = project.volumes
+    chaos = _mapping(project.chaos or {}, where, "x-chaos")
     _only(chaos, _CHAOS_KEYS, where, "x-chaos")
     chaos_services = _mapping(chaos.get("services") or {}, where, "x-chaos.services")
     for name in chaos_services:
-        if name not in services_raw:
+        if name not in project.services and name not in project.left_out:
             raise TopologyError(
                 f"x-chaos.services names {name!r} in {where}, which is not a service; "
-                f"the services are: {', '.join(sorted(services_raw))}"
+                f"the services are: {', '.join(sorted(project.services))}"
             )
 
     services = {
-        str(name): _service(
+        name: _service(
             path,
-            str(name),
-            _mapping(spec, where, f"services.{name}"),
+            spec,
             _mapping(chaos_services.get(name) or {}, where, f"x-chaos.services.{name}"),
-            volumes,
         )
-        for name, spec in services_raw.items()
+        for name, spec in project.services.items()
     }
     for svc in services.values():
         for dep in svc.depends_on:
@@ -283,7 +258,7 @@ def _parse(path: Path, raw: object) -> Topology:
         links=links,
         toxiproxy=toxiproxy,
         proxy_image=proxy_image,
-        name=str(doc["name"]) if doc.get("name") else None,
+        name=project.name,
         prebuild=prebuild,
         prebuild_inputs=prebuild_inputs,
         prebuild_outputs=prebuild_outputs,
@@ -295,49 +270,30 @@ def _parse(path: Path, raw: object) -> Topology:
     return topology
 
 
-def _service(
-    path: Path,
-    name: str,
-    spec: Mapping[str, Any],
-    chaos: Mapping[str, Any],
-    volumes: tuple[str, ...],
-) -> Service:
-    where = str(path)
-    _only(spec, _SERVICE_KEYS, where, f"services.{name}")
+def _service(path: Path, spec: ComposeService, chaos: Mapping[str, Any]) -> Service:
+    where, name = str(path), spec.name
     _only(chaos, _CHAOS_SERVICE_KEYS, where, f"x-chaos.services.{name}")
-    build = _build(path, name, spec.get("build"))
-    image = spec.get("image")
-    if build is None and not image:
-        raise TopologyError(f"service {name!r} in {where} needs `build:` or `image:`")
+    writable = _flag(chaos.get("writable", False), where, f"x-chaos.services.{name}.writable")
+    if writable and spec.read_only:
+        raise TopologyError(
+            f"service {name!r} in {where} has `read_only: true` and x-chaos `writable: true`; "
+            "keep one: the root file system is read-only unless `writable` says otherwise"
+        )
     service = Service(
-        name=name,
-        build=build,
-        image=str(image) if image else None,
-        environment=_environment(spec.get("environment"), where, name),
-        ports=tuple(
-            _port(p, where, f"services.{name}.ports")
-            for p in _list(spec.get("ports"), where, f"services.{name}.ports")
-        ),
-        depends_on=_depends_on(spec.get("depends_on"), where, name),
-        volumes=tuple(
-            _volume(v, where, name, volumes)
-            for v in _list(spec.get("volumes"), where, f"services.{name}.volumes")
-        ),
-        command=_command(spec.get("command"), where, name),
-        healthcheck=_healthcheck(spec.get("healthcheck"), where, name),
+        **{f.name: getattr(spec, f.name) for f in fields(spec)},
         port=_port(chaos["port"], where, f"x-chaos.services.{name}.port")
         if "port" in chaos
         else None,
         health=_http_path(chaos.get("health"), where, name, "health"),
         metrics=_http_path(chaos.get("metrics"), where, name, "metrics"),
         pprof=_http_path(chaos.get("pprof"), where, name, "pprof"),
-        writable=_flag(chaos.get("writable", False), where, f"x-chaos.services.{name}.writable"),
+        writable=writable,
         local=_local(chaos.get("local"), where, name),
     )
     if not service.known_ports:  # readiness, probes and load all need an HTTP port
         raise TopologyError(
-            f'service {name!r} in {where} has no port; add `ports: ["8080"]` to it or '
-            f"`x-chaos: services: {{{name}: {{port: 8080}}}}`"
+            f'service {name!r} in {where} has no port; add `ports: ["8080"]` or '
+            f'`expose: ["8080"]` to it, or `x-chaos: services: {{{name}: {{port: 8080}}}}`'
         )
     return service
 
@@ -376,7 +332,21 @@ def _prebuild(
         raise TopologyError(f"x-chaos.prebuild.inputs in {where} must be a list of globs")
     if not (isinstance(outputs, list) and all(isinstance(g, str) for g in outputs)):
         raise TopologyError(f"x-chaos.prebuild.outputs in {where} must be a list of globs")
+    for key, globs in (("inputs", inputs or []), ("outputs", outputs)):
+        for glob in globs:
+            _relative_glob(glob, where, f"x-chaos.prebuild.{key}")
     return tuple(command), tuple(inputs) if inputs is not None else None, tuple(outputs)
+
+
+def _relative_glob(glob: str, where: str, what: str) -> None:
+    # Path.glob refuses absolute patterns (NotImplementedError), and `..` would reach
+    # files outside the project that the skip check has no business hashing.
+    pattern = PurePosixPath(glob)
+    if not glob or pattern.is_absolute() or glob.startswith("~") or ".." in pattern.parts:
+        raise TopologyError(
+            f"{what} in {where}: {glob!r} must be a glob relative to the compose file's "
+            f'folder ({Path(where).parent}), without `..`, e.g. "src/**/*.go"'
+        )
 
 
 def _bugs(raw: object, where: str) -> SeededBugs | None:
@@ -414,21 +384,6 @@ def _race(raw: object, where: str) -> Mapping[str, str] | None:
     return {str(k): str(v) for k, v in args.items()}
 
 
-def _build(path: Path, name: str, raw: object) -> Build | None:
-    if raw is None:
-        return None
-    if isinstance(raw, str):
-        return Build(context=(path.parent / raw).resolve())
-    spec = _mapping(raw, str(path), f"services.{name}.build")
-    _only(spec, _BUILD_KEYS, str(path), f"services.{name}.build")
-    args = _mapping(spec.get("args") or {}, str(path), f"services.{name}.build.args")
-    return Build(
-        context=(path.parent / str(spec.get("context", "."))).resolve(),
-        dockerfile=str(spec.get("dockerfile", "Dockerfile")),
-        args={str(k): str(v) for k, v in args.items()},
-    )
-
-
 def _environment(raw: object, where: str, name: str, what: str = "") -> dict[str, str]:
     what = what or f"services.{name}.environment"
     if raw is None:
@@ -453,31 +408,11 @@ def _port(raw: object, where: str, what: str) -> int:
     return int(text)
 
 
-def _depends_on(raw: object, where: str, name: str) -> tuple[str, ...]:
-    if raw is None:
-        return ()
-    if isinstance(raw, list):
-        return tuple(str(d) for d in raw)
-    return tuple(str(d) for d in _mapping(raw, where, f"services.{name}.depends_on"))
-
-
-def _volume(raw: object, where: str, name: str, declared: tuple[str, ...]) -> VolumeMount:
-    source, sep, target = str(raw).partition(":")
-    target = target.split(":")[0]
-    if not sep or not target.startswith("/") or source not in declared:
-        raise TopologyError(
-            f"services.{name}.volumes in {where}: {raw!r} must be NAMED_VOLUME:/path with the "
-            "volume declared under the top-level `volumes:` (bind mounts are not supported, "
-            "because the harness must be able to remove everything it created)"
-        )
-    return VolumeMount(volume=source, target=target)
-
-
 def _command(raw: object, where: str, name: str, what: str = "") -> tuple[str, ...] | None:
     if raw is None:
         return None
     if isinstance(raw, str):
-        return tuple(raw.split())
+        return tuple(shlex.split(raw))
     if isinstance(raw, list):
         return tuple(str(part) for part in raw)
     what = what or f"services.{name}.command"
@@ -623,43 +558,6 @@ def _proxy_image(raw: object, where: str, links: Mapping[str, Link]) -> str | No
             "links, but the file names no such link; add `links: [front->back]` or drop it"
         )
     return image
-
-
-_HEALTHCHECK_KEYS = {"test", "interval", "timeout", "start_period", "retries"}
-_DURATION = re.compile(r"^\d+(\.\d+)?(ms|s|m)$")
-
-
-def _healthcheck(raw: object, where: str, name: str) -> Mapping[str, Any] | None:
-    """A compose healthcheck, checked now rather than when its container is created."""
-    if raw is None:
-        return None
-    what = f"services.{name}.healthcheck"
-    spec = _mapping(raw, where, what)
-    _only(spec, _HEALTHCHECK_KEYS, where, what)
-    test = spec.get("test")
-    if not isinstance(test, str) and not (
-        isinstance(test, list) and test and all(isinstance(part, str) for part in test)
-    ):
-        raise TopologyError(
-            f'{what}.test in {where} must be a command, e.g. ["CMD", "/app", "-healthcheck"]'
-        )
-    for key in ("interval", "timeout", "start_period"):
-        if key in spec and not _DURATION.match(str(spec[key])):
-            raise TopologyError(
-                f"{what}.{key} in {where}: {spec[key]!r} must be a duration like 500ms, 5s or 1m"
-            )
-    retries = spec.get("retries", 0)
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise TopologyError(f"{what}.retries in {where} must be a whole number, got {retries!r}")
-    return spec
-
-
-def _list(raw: object, where: str, what: str) -> list[Any]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise TopologyError(f"{what} in {where} must be a list, got {type(raw).__name__}")
-    return raw
 
 
 def _flag(raw: object, where: str, what: str) -> bool:

@@ -2,12 +2,14 @@
 
 Everything it creates carries the session's labels, so :meth:`DockerBackend.down` and the
 reaper find it by label rather than by memory: a half-finished start-up is cleaned up as
-completely as a finished one.
+completely as a finished one. Anonymous volumes of the compose file become labelled
+volumes of the session too, so nothing a run creates is left without a label.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,7 @@ from harness.build import build_images, build_lock, run_prebuild
 from harness.errors import BackendError, EngineUnavailableError
 from harness.labels import SESSION_LABEL, session_labels
 from harness.proxies import toxiproxy_image
-from harness.topology import Link, Service, Topology
+from harness.topology import Healthcheck, Link, Service, Topology
 
 if TYPE_CHECKING:
     import docker
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["DockerBackend", "docker_client"]
 
 _PORT_ATTEMPTS = 5
+_STOP_TIMEOUT_S = 10  # Docker's default grace before SIGKILL, when the file sets none
 _PROXY_API_PORT = 8474
 
 
@@ -87,49 +90,84 @@ class DockerBackend(Backend):
         self.client.networks.create(self.network_name, driver="bridge", labels=labels)
         for volume in topology.volumes:
             self.client.volumes.create(name=self._volume_name(volume), labels=labels)
+        for service in topology.services.values():
+            for index in range(len(service.anonymous_volumes)):
+                name = self._anonymous_volume_name(service.name, index)
+                self.client.volumes.create(name=name, labels=labels)
 
     def start(self, service: Service) -> None:
+        from docker.types import Mount
 
         assert self.topology is not None, "prepare() first"
-        ports = set(service.ports)
-        if service.port is not None:
-            ports.add(service.port)
+        ports = set(service.known_ports)
         toxiproxy = self.topology.toxiproxy
         if toxiproxy is not None and toxiproxy.service == service.name:
             ports.add(toxiproxy.api_port)
+        mounts = [
+            *(
+                Mount(m.target, self._volume_name(m.volume), read_only=m.read_only)
+                for m in service.volumes
+            ),
+            *(
+                Mount(target, self._anonymous_volume_name(service.name, index))
+                for index, target in enumerate(service.anonymous_volumes)
+            ),
+            *(Mount(b.target, str(b.source), type="bind", read_only=True) for b in service.binds),
+        ]
         run_args: dict[str, Any] = {
             "image": self._images[service.name],
             "name": self._container_name(service.name),
             "command": list(service.command) if service.command else None,
+            # [""] is the engine's way to say "no entrypoint" (compose's `entrypoint: []`).
+            "entrypoint": None if service.entrypoint is None else list(service.entrypoint) or [""],
             "environment": {**service.environment, **self._env},
-            "labels": {**session_labels(self.session), "chaos-harness.service": service.name},
+            # The harness's labels last: the reaper and cleanup find containers by them.
+            "labels": {
+                **service.labels,
+                **session_labels(self.session),
+                "chaos-harness.service": service.name,
+            },
             "network": self.network_name,
-            # The service name is its host name on the session network, as in compose.
+            # The service name is its host name on the session network, as in compose, and
+            # its `networks:` aliases are more names for it there.
             "networking_config": {
-                self.network_name: self.client.api.create_endpoint_config(aliases=[service.name])
+                self.network_name: self.client.api.create_endpoint_config(
+                    aliases=[service.name, *service.aliases]
+                )
             },
             "ports": {},  # chosen per attempt below
-            "volumes": {
-                self._volume_name(m.volume): {"bind": m.target, "mode": "rw"}
-                for m in service.volumes
-            },
+            "mounts": mounts,
+            "tmpfs": {t.target: t.options for t in service.tmpfs},
             "cap_drop": ["ALL"],
+            "cap_add": list(service.cap_add) or None,
             "security_opt": ["no-new-privileges:true"],
-            "read_only": not service.writable,
+            "read_only": service.read_only or not service.writable,
             "privileged": False,
+            "init": service.init or None,
+            "extra_hosts": [f"{host}:{address}" for host, address in service.extra_hosts],
             "detach": True,
         }
+        for key in ("user", "working_dir", "hostname", "stop_signal"):
+            if getattr(service, key) is not None:
+                run_args[key] = getattr(service, key)
         if service.healthcheck:
             run_args["healthcheck"] = _healthcheck(service.healthcheck)
         # Its links' upstreams resolve to their proxies: the service keeps calling them by
         # name, and /etc/hosts (read before DNS) answers with the proxy's address.
+        # Its network aliases too: a source calling the upstream by an alias must not
+        # bypass the link's proxy (its faults would silently miss).
         hosts = {
-            link.upstream_service: self._link_ips[name]
+            host: self._link_ips[name]
             for name, link in self.topology.links.items()
             if link.source == service.name and name in self._link_ips
+            for host in (link.upstream_service, *self._service(link.upstream_service).aliases)
         }
         if hosts:
-            run_args["extra_hosts"] = hosts
+            # A link's proxy wins over the file's own entry for the same name.
+            run_args["extra_hosts"] = [
+                *(entry for entry in run_args["extra_hosts"] if entry.split(":")[0] not in hosts),
+                *(f"{host}:{address}" for host, address in hosts.items()),
+            ]
         container = self._create_with_ports(run_args, ports, service.name)
         self._containers[service.name] = container
 
@@ -264,7 +302,8 @@ class DockerBackend(Backend):
         if container.status == "paused":
             container.unpause()
         if container.status in ("running", "paused"):
-            container.restart(timeout=10)
+            grace = self._service(service).stop_grace_period_s
+            container.restart(timeout=_STOP_TIMEOUT_S if grace is None else math.ceil(grace))
         else:
             container.start()
 
@@ -281,7 +320,8 @@ class DockerBackend(Backend):
         container.reload()
         if self.network_name in container.attrs["NetworkSettings"]["Networks"]:
             return
-        self.client.networks.get(self.network_name).connect(container, aliases=[service])
+        aliases = [service, *self._service(service).aliases]
+        self.client.networks.get(self.network_name).connect(container, aliases=aliases)
 
     def logs(self, service: str, tail: int | None = 200) -> str:
         import docker.errors
@@ -296,6 +336,14 @@ class DockerBackend(Backend):
         container = self._container(service)
         container.reload()
         st = container.attrs["State"]
+        health = st.get("Health") or {}
+        checks = health.get("Log") or []
+        last = (
+            f"exit code {checks[-1].get('ExitCode')}, output "
+            f"{str(checks[-1].get('Output') or '').strip()[-300:]!r}"
+            if checks
+            else ""
+        )
         return ServiceState(
             service=service,
             alive=bool(st.get("Running")) or bool(st.get("Paused")),
@@ -305,7 +353,16 @@ class DockerBackend(Backend):
             restarts=int(container.attrs.get("RestartCount", 0)),
             exit_code=None if st.get("Running") else int(st.get("ExitCode", 0)),
             oom_killed=bool(st.get("OOMKilled")),
+            health=health.get("Status"),
+            health_log=last,
         )
+
+    def command_line(self, service: str) -> tuple[str, ...]:
+        try:
+            config = self._container(service).attrs["Config"]
+        except (BackendError, KeyError):
+            return ()
+        return tuple(config.get("Entrypoint") or ()) + tuple(config.get("Cmd") or ())
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -318,11 +375,18 @@ class DockerBackend(Backend):
                 f"the running services are: {', '.join(sorted(self._containers)) or 'none'}"
             ) from None
 
+    def _service(self, service: str) -> Service:
+        assert self.topology is not None, "prepare() first"
+        return self.topology.service(service)
+
     def _container_name(self, service: str) -> str:
         return f"{self.session}-{service}"
 
     def _volume_name(self, volume: str) -> str:
         return f"{self.session}-{volume}"
+
+    def _anonymous_volume_name(self, service: str, index: int) -> str:
+        return f"{self.session}-{service}-anonymous-{index}"
 
 
 def remove_session(client: docker.DockerClient, session: str | None) -> None:
@@ -345,20 +409,25 @@ def remove_session(client: docker.DockerClient, session: str | None) -> None:
             volume.remove(force=True)
 
 
-def _healthcheck(spec: Mapping[str, Any]) -> dict[str, Any]:
-    def ns(value: object) -> int:
-        text = str(value)
-        units = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}
-        for suffix in ("ms", "s", "m"):
-            if text.endswith(suffix) and text[: -len(suffix)].replace(".", "").isdigit():
-                return int(float(text[: -len(suffix)]) * units[suffix])
-        raise BackendError(f"healthcheck duration {value!r} needs a unit: ms, s or m")
+def _healthcheck(check: Healthcheck) -> dict[str, Any]:
+    """The compose healthcheck as the Docker SDK takes it (durations in nanoseconds)."""
 
-    test = spec.get("test")
-    result: dict[str, Any] = {"test": test}
-    for key in ("interval", "timeout", "start_period"):
-        if key in spec:
-            result[key] = ns(spec[key])
-    if "retries" in spec:
-        result["retries"] = int(spec["retries"])
-    return result
+    def ns(seconds: float | None) -> int | None:
+        return None if seconds is None else int(seconds * 1e9)
+
+    if check.disabled:
+        return {"test": ["NONE"]}
+    interval = check.interval_s
+    if check.start_interval_s is not None:
+        # The SDK cannot pass StartInterval (its Healthcheck keeps five keys, and engines
+        # before 25 ignore it), so the start interval becomes the interval: readiness comes
+        # as soon as the file intends. Only readiness reads the status, and every (re)start
+        # resets it to "starting", so checking more often afterwards changes nothing else.
+        interval = min(interval or 30.0, check.start_interval_s)
+    return {
+        "test": list(check.test) or None,  # None: the image's HEALTHCHECK command
+        "interval": ns(interval),
+        "timeout": ns(check.timeout_s),
+        "start_period": ns(check.start_period_s),
+        "retries": check.retries,
+    }

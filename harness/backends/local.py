@@ -1,10 +1,17 @@
 """The local backend: the same build outputs run as host processes on 127.0.0.1.
 
 For users without a container engine. Every container port a topology names gets a free
-host port; ``SERVICE:PORT`` in environment values and ``{port:N}`` / ``{volume:NAME}`` in a
-service's ``x-chaos.local`` spec are rewritten to them. Each process runs in its own
-process group (so signals reach everything it started) and is recorded, with its owner,
-in a session folder that the reaper reads after a killed run.
+host port; ``SERVICE:PORT`` (or ``ALIAS:PORT`` of a network alias) in environment values
+and ``{port:N}`` / ``{volume:NAME}`` in a service's ``x-chaos.local`` spec are rewritten to
+them. Each process runs in its own process group (so signals reach everything it started)
+and is recorded, with its owner, in a session folder that the reaper reads after a killed
+run.
+
+What only a container can do is left out, and said once per topology: a compose
+healthcheck cannot run here, so readiness is an answer 200 at the ``x-chaos`` health path,
+else the port accepting a connection; bind mounts, tmpfs and anonymous volumes are not
+mounted (the process sees the host's files), ``extra_hosts`` are not resolved, and the
+``x-chaos.local`` command runs instead of the image's entrypoint and command.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pathlib import Path
 
 from harness.backends.base import Backend, ServiceState, free_port
 from harness.build import build_lock, run_prebuild
+from harness.compose import warn_once
 from harness.errors import BackendError, TopologyError
 from harness.labels import owner_alive, owner_token
 from harness.topology import Link, Service, Topology
@@ -43,6 +51,7 @@ def sessions_root() -> Path:
 class _Process:
     service: Service
     popen: subprocess.Popen[bytes] | None = None
+    command: tuple[str, ...] = ()
     started_at: str | None = None
     starts: int = 0
     paused: bool = False
@@ -75,6 +84,7 @@ class LocalBackend(Backend):
             )
         self.topology = topology
         self._env = dict(env)
+        _warn_left_out(topology)
         self.folder.mkdir(parents=True, exist_ok=False)
         (self.folder / "owner").write_text(owner_token())
         with build_lock(topology):
@@ -184,6 +194,10 @@ class LocalBackend(Backend):
         _stop(process.popen, signal.SIGTERM)
         self._spawn(process)
 
+    def command_line(self, service: str) -> tuple[str, ...]:
+        process = self._processes.get(service)
+        return process.command if process is not None else ()
+
     def logs(self, service: str, tail: int | None = 200) -> str:
         return self._read_log(service, tail)
 
@@ -240,6 +254,7 @@ class LocalBackend(Backend):
             },
             **self._env,
         }
+        process.command = tuple(command)
         log = (self.folder / f"{service.name}.log").open("ab")
         try:
             process.popen = subprocess.Popen(
@@ -285,16 +300,51 @@ class LocalBackend(Backend):
         return _TEMPLATE.sub(substitute, text)
 
     def _rewrite(self, text: str, source: str) -> str:
-        """``SERVICE:PORT`` of this topology becomes ``127.0.0.1:HOSTPORT``; for an upstream
-        that ``source`` reaches through a link, the port of that link's proxy."""
+        """``SERVICE:PORT`` (or ``ALIAS:PORT``) of this topology becomes ``127.0.0.1:HOSTPORT``;
+        for an upstream that ``source`` reaches through a link, the port of that link's proxy."""
         assert self.topology is not None
         for link in self.topology.links.values():
             if link.source == source and link.name in self._link_ports:
-                upstream = rf"(?<![\w.-]){re.escape(link.upstream_service)}:{link.upstream_port}\b"
-                text = re.sub(upstream, f"127.0.0.1:{self._link_ports[link.name]}", text)
+                # The upstream's aliases too, or calling it by one would bypass the proxy.
+                names = (link.upstream_service, *self._aliases(link.upstream_service))
+                for host in names:
+                    upstream = rf"(?<![\w.-]){re.escape(host)}:{link.upstream_port}\b"
+                    text = re.sub(upstream, f"127.0.0.1:{self._link_ports[link.name]}", text)
         for (name, port), host_port in self._ports.items():
-            text = re.sub(rf"(?<![\w.-]){re.escape(name)}:{port}\b", f"127.0.0.1:{host_port}", text)
+            for host in (name, *self._aliases(name)):
+                text = re.sub(
+                    rf"(?<![\w.-]){re.escape(host)}:{port}\b", f"127.0.0.1:{host_port}", text
+                )
         return text
+
+    def _aliases(self, name: str) -> tuple[str, ...]:
+        assert self.topology is not None
+        service = self.topology.services.get(name)  # a Toxiproxy name is not a service
+        return service.aliases if service is not None else ()
+
+
+def _warn_left_out(topology: Topology) -> None:
+    """Say once what of the compose file a host process cannot have, where it matters."""
+    lines = []
+    for service in topology.services.values():
+        missing = []
+        if service.healthcheck is not None and not service.healthcheck.disabled:
+            ready = f"GET {service.health}" if service.health else "its port accepting"
+            missing.append(f"its healthcheck (readiness is {ready} instead)")
+        mounts = [m.target for m in service.binds] + [t.target for t in service.tmpfs]
+        mounts += list(service.anonymous_volumes)
+        if mounts:
+            missing.append(f"mounts at {', '.join(mounts)}")
+        if service.extra_hosts:
+            missing.append(f"extra_hosts {', '.join(h for h, _ in service.extra_hosts)}")
+        if missing:
+            lines.append(f"  - {service.name}: {'; '.join(missing)}")
+    if lines:
+        warn_once(
+            topology.path,
+            f"the local backend runs the services of {topology.path} as host processes, "
+            "without what only a container has:\n" + "\n".join(lines),
+        )
 
 
 def _stop(popen: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:
