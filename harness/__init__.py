@@ -25,8 +25,10 @@ if TYPE_CHECKING:
         HistoryError,
         LeftoverFaultError,
         ProbeError,
+        SignalMissingError,
         StartupError,
         TopologyError,
+        TopologyWarning,
     )
     from harness.history import History, Op
     from harness.load import LoadResult, LoadRun, run_load, start_load
@@ -48,6 +50,8 @@ _WHERE = {
     "ProbeError": "harness.errors",
     "StartupError": "harness.errors",
     "TopologyError": "harness.errors",
+    "TopologyWarning": "harness.errors",
+    "SignalMissingError": "harness.errors",
     "History": "harness.history",
     "Op": "harness.history",
     "LoadResult": "harness.load",
@@ -78,9 +82,11 @@ __all__ = [
     "Op",
     "ProbeError",
     "Settings",
+    "SignalMissingError",
     "StartupError",
     "Topology",
     "TopologyError",
+    "TopologyWarning",
     "chaos_test",
     "load_topology",
     "run_load",

@@ -4,6 +4,7 @@ run-wide state in :mod:`harness.session`, one test's scope in :mod:`harness.test
 from __future__ import annotations
 
 import signal
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from harness.environment import Environment
-from harness.errors import ChaosError
+from harness.errors import ChaosError, TopologyWarning
 from harness.selection import split_nightly
 from harness.session import ChaosSession
 from harness.settings import Settings, add_options, resolve_settings
@@ -40,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = replace(settings, seed=int(worker_input["chaos_seed"]))
     if settings.compose is not None:
         # Reads the compose file now: a malformed one is a usage error before anything starts.
-        _check_against_topology(settings)
+        _check_against_topology(config, settings)
     config.pluginmanager.register(ChaosSession(config, settings), ChaosSession.plugin_name)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         # A terminated run cleans up like an interrupted one instead of dying on the spot.
@@ -138,13 +139,19 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _check_against_topology(settings: Settings) -> None:
-    """Options that cannot apply to this system are usage errors before anything starts."""
+def _check_against_topology(config: pytest.Config, settings: Settings) -> None:
+    """Options that cannot apply to this system are usage errors before anything starts;
+    what the compose file says that the harness ignores is a warning in pytest's summary."""
     assert settings.compose is not None
     try:
-        topology = load_topology(settings.compose)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", TopologyWarning)
+            topology = load_topology(settings.compose)
     except ChaosError as exc:
         raise pytest.UsageError(f"chaos-harness: {exc}") from None
+    for warning in seen:
+        if isinstance(warning.message, Warning):
+            config.issue_config_time_warning(warning.message, stacklevel=2)
     if settings.bugs and topology.bugs is None:
         raise pytest.UsageError(
             f"chaos-harness: --chaos-bugs names {', '.join(settings.bugs)}, but "
