@@ -48,7 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, _interrupt)
 
 
-def pytest_configure_node(node: Any) -> None:  # pytest-xdist hook, only called with xdist
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: without xdist, nobody calls it
+def pytest_configure_node(node: Any) -> None:
     node.workerinput["chaos_seed"] = ChaosSession.of(node.config).settings.seed
 
 
