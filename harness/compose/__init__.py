@@ -23,17 +23,32 @@ naming the key, the file and what to do. :mod:`harness.topology` adds the ``x-ch
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-import shlex
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from harness.compose.keys import (
+    CAPS_REFUSED,
+    Notes,
+    check_build_key,
+    check_service_key,
+    check_top_level_key,
+    warn_once,
+)
+from harness.compose.parse import (
+    as_flag,
+    as_list,
+    as_mapping,
+    optional_str,
+    parse_duration,
+    scalar_text,
+    split_command,
+    unknown_key,
+)
 from harness.compose.values import (
     BindMount,
     Build,
@@ -43,7 +58,7 @@ from harness.compose.values import (
     TmpfsMount,
     VolumeMount,
 )
-from harness.errors import TopologyError, TopologyWarning
+from harness.errors import TopologyError
 from harness.variables import Interpolator, parse_env_file
 
 __all__ = [
@@ -60,89 +75,17 @@ __all__ = [
 ]
 
 
-# -- what each key is to the harness ------------------------------------------------------
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_TOP_LEVEL_KEYS = {"services", "volumes", "networks", "name", "version", "x-chaos"}
-_TOP_LEVEL_IGNORED = {"secrets", "configs", "models"}
-
-# restart is read and ignored with a note; cap_drop is moot (the harness drops every
-# capability); privileged and ipc are refused only when they are true and host.
-_SERVICE_HONOURED = _words(
-    """
-    build image environment env_file ports expose healthcheck depends_on volumes command
-    entrypoint networks profiles restart user working_dir hostname stop_signal
-    stop_grace_period labels read_only init cap_add cap_drop extra_hosts tmpfs privileged ipc
-    """
-)
-
-# Keys that would let a service change what the harness controls: refused, with why.
-_SERVICE_REFUSED = {
-    "network_mode": "it takes the service off the harness's session network, where the "
-    "harness puts its proxies and partitions; remove it (every service joins the session "
-    "network, with its `networks:` aliases)",
-    "container_name": "the harness names containers per session so that runs side by side "
-    "and its cleanup never collide with anything else; remove it (other services reach this "
-    "one by its service name or its network aliases)",
-    "pid": "sharing a process namespace lets a service see and signal processes the harness "
-    "kills, pauses and restarts; remove it",
-    "userns_mode": "it changes the user namespace the harness's hardening relies on; remove it",
-    "devices": "host devices are outside what the harness can isolate and clean up; remove it",
-    "extends": "chaos-harness reads one file; inline the extended service's keys here",
+_HEALTHCHECK_KEYS = {
+    "test",
+    "interval",
+    "timeout",
+    "start_period",
+    "start_interval",
+    "retries",
+    "disable",
 }
-
-# Known compose keys that do not matter to a chaos run, or that the harness cannot apply:
-# warned about once per file, never refused (a real project's file should run unchanged).
-_SERVICE_IGNORED = _words(
-    """
-    annotations attach blkio_config cgroup cgroup_parent configs cpu_count cpu_percent
-    cpu_period cpu_quota cpu_rt_period cpu_rt_runtime cpu_shares cpus cpuset
-    credential_spec deploy develop device_cgroup_rules dns dns_opt dns_search domainname
-    external_links gpus group_add isolation label_file links logging mac_address mem_limit
-    mem_reservation mem_swappiness memswap_limit models oom_kill_disable oom_score_adj
-    pids_limit platform post_start pre_stop provider pull_policy runtime scale secrets
-    security_opt shm_size stdin_open storage_opt sysctls tty ulimits use_api_socket uts
-    volumes_from
-    """
-)
-
-_BUILD_HONOURED = {"context", "dockerfile", "args", "target"}
-_BUILD_IGNORED = _words(
-    """
-    cache_from cache_to extra_hosts isolation labels network no_cache platforms pull
-    shm_size tags ulimits
-    """
-)
-_BUILD_REFUSED = {
-    "dockerfile_inline": "write the Dockerfile to a file and name it in `dockerfile:`",
-    "additional_contexts": "the harness builds from one context; copy what it needs into it",
-    "ssh": "the harness's builder forwards no SSH agent; build without it",
-    "secrets": "the harness's builder passes no build secrets; build without them",
-    "privileged": "a privileged build can change the host; build without it",
-}
-
-# Capabilities that let a service change what the harness controls (its network, mounts...).
-_CAPS_REFUSED = {
-    "ALL": "it gives back every capability the harness drops",
-    "SYS_ADMIN": "it lets the service mount file systems and change namespaces",
-    "NET_ADMIN": "it lets the service change its own addresses, routes and firewall, which "
-    "is where the harness injects network faults",
-}
-
-_HEALTHCHECK_KEYS = _words("test interval timeout start_period start_interval retries disable")
 _CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 _LOOPBACK = {"", "127.0.0.1", "localhost", "::1"}  # the harness publishes on 127.0.0.1
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-_RESTART_NOTE = (
-    "the harness decides when a service comes back: a killed service stays down until its "
-    "fault heals"
-)
 
 
 # -- YAML as compose reads it ---------------------------------------------------------------
@@ -181,62 +124,6 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 _Loader.add_constructor(_INT, _construct_int)
 
 
-# -- notes and the one warning per file ---------------------------------------------------
-
-_warned: set[tuple[str, str]] = set()
-
-
-def warn_once(path: Path, text: str) -> None:
-    """One :class:`TopologyWarning` per file and text per process.
-
-    The plugin reads the compose file more than once per run (configuration, then the
-    fixture); the user needs to read each warning once.
-    """
-    key = (str(path), text)
-    if key in _warned:
-        return
-    _warned.add(key)
-    warnings.warn(TopologyWarning(text), stacklevel=3)
-
-
-class _Notes:
-    """What a compose file asks for that the harness will not do, gathered for one warning."""
-
-    def __init__(self) -> None:
-        self.ignored: dict[str, list[str]] = {}  # key -> services using it ("" = top level)
-        self.notes: dict[str, list[str]] = {}  # note -> the services it is about
-
-    def ignore(self, key: str, service: str = "") -> None:
-        places = self.ignored.setdefault(key, [])
-        if service not in places:
-            places.append(service)
-
-    def note(self, text: str, where: str = "") -> None:
-        places = self.notes.setdefault(text, [])
-        if where and where not in places:
-            places.append(where)
-
-    def text(self, path: Path) -> str:
-        lines = [f"chaos-harness runs {path} with parts of it left out or changed:"]
-        for note, places in self.notes.items():
-            lines.append(f"  - {note}" + (f" ({_places(places)})" if places else ""))
-        if self.ignored:
-            keys = "; ".join(
-                f"{key} ({_places(services)})" for key, services in self.ignored.items()
-            )
-            lines.append(
-                "  - not applied, as they do not change what a chaos run observes or the "
-                f"harness cannot apply them: {keys}"
-            )
-        return "\n".join(lines)
-
-
-def _places(services: list[str]) -> str:
-    named = [s for s in services if s]
-    parts = [f"service{'s' if len(named) > 1 else ''} {', '.join(named)}"] if named else []
-    return ", ".join(parts + (["top level"] if "" in services else []))
-
-
 # -- reading a file ---------------------------------------------------------------------------
 
 
@@ -250,10 +137,10 @@ def read_compose(path: Path, environ: Mapping[str, str] | None = None) -> Compos
         raw = yaml.load(path.read_text(), Loader=_Loader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise TopologyError(f"{path} is not valid YAML: {exc}") from None
-    doc = _mapping(raw, where, "the file")
+    doc = as_mapping(raw, where, "the file")
     shell = dict(os.environ if environ is None else environ)
     env = _project_environment(path, shell)
-    notes = _Notes()
+    notes = Notes()
     unset: dict[str, list[str]] = {}
     interpolate = Interpolator(env, path, unset)
     chaos = doc.get("x-chaos")
@@ -263,20 +150,9 @@ def read_compose(path: Path, environ: Mapping[str, str] | None = None) -> Compos
     }
 
     for key in doc:
-        key = str(key)
-        if key in _TOP_LEVEL_KEYS or key.startswith("x-"):
-            continue
-        if key == "include":
-            raise TopologyError(
-                f"the top level of {where} uses `include`, which chaos-harness does not "
-                "follow: it reads one file; inline the included services here"
-            )
-        if key in _TOP_LEVEL_IGNORED:
-            notes.ignore(key)
-            continue
-        raise TopologyError(_unknown_key(key, where, "top level", _TOP_LEVEL_KEYS))
+        check_top_level_key(str(key), where, notes)
 
-    services_raw = _mapping(doc.get("services"), where, "services")
+    services_raw = as_mapping(doc.get("services"), where, "services")
     if not services_raw:
         raise TopologyError(f"{where} defines no services; add at least one under `services:`")
     volumes = _top_level_volumes(doc.get("volumes"), where, notes)
@@ -286,8 +162,8 @@ def read_compose(path: Path, environ: Mapping[str, str] | None = None) -> Compos
     active: dict[str, Mapping[str, Any]] = {}
     left_out: list[str] = []
     for name, spec in services_raw.items():
-        spec = _mapping(spec, where, f"services.{name}")
-        wanted = [str(p) for p in _list(spec.get("profiles"), where, f"services.{name}.profiles")]
+        spec = as_mapping(spec, where, f"services.{name}")
+        wanted = [str(p) for p in as_list(spec.get("profiles"), where, f"services.{name}.profiles")]
         if wanted and "*" not in profiles and not profiles.intersection(wanted):
             left_out.append(str(name))
         else:
@@ -324,20 +200,20 @@ def _project_environment(path: Path, shell: Mapping[str, str]) -> dict[str, str]
     return {**{k: v for k, v in values.items() if v is not None}, **shell}
 
 
-def _top_level_volumes(raw: object, where: str, notes: _Notes) -> tuple[str, ...]:
-    volumes = _mapping(raw, where, "volumes")
+def _top_level_volumes(raw: object, where: str, notes: Notes) -> tuple[str, ...]:
+    volumes = as_mapping(raw, where, "volumes")
     for name, spec in volumes.items():
-        for key in _mapping(spec, where, f"volumes.{name}"):
+        for key in as_mapping(spec, where, f"volumes.{name}"):
             if not str(key).startswith("x-"):
                 # Each run gets fresh, empty volumes it can remove: no driver, no external.
                 notes.ignore(f"volumes.{name}.{key}")
     return tuple(str(v) for v in volumes)
 
 
-def _top_level_networks(raw: object, where: str, notes: _Notes) -> set[str]:
-    networks = _mapping(raw, where, "networks")
+def _top_level_networks(raw: object, where: str, notes: Notes) -> set[str]:
+    networks = as_mapping(raw, where, "networks")
     for name, spec in networks.items():
-        for key in _mapping(spec, where, f"networks.{name}"):
+        for key in as_mapping(spec, where, f"networks.{name}"):
             if not str(key).startswith("x-"):
                 notes.ignore(f"networks.{name}.{key}")
     if len(networks) > 1:
@@ -356,7 +232,7 @@ class _ServiceReader:
         self,
         path: Path,
         env: Mapping[str, str],
-        notes: _Notes,
+        notes: Notes,
         volumes: tuple[str, ...],
         networks: set[str],
         active: set[str],
@@ -377,13 +253,11 @@ class _ServiceReader:
     def service(self, name: str, spec: Mapping[str, Any]) -> ComposeService:
         prefix = f"services.{name}"
         for key in spec:
-            self._check_key(name, str(key), spec[key])
+            check_service_key(name, str(key), spec[key], self.where, self.notes)
         build = self._build(name, spec.get("build"))
         image = spec.get("image")
         if build is None and not image:
             raise TopologyError(f"service {name!r} in {self.where} needs `build:` or `image:`")
-        if "restart" in spec:
-            self.notes.note(f"restart is ignored: {_RESTART_NOTE}", name)
         for key in ("user", "working_dir", "hostname", "stop_signal"):
             if key in spec and not isinstance(spec[key], str | int):
                 raise self.error(f"{prefix}.{key}", f"{spec[key]!r} must be a string")
@@ -400,48 +274,23 @@ class _ServiceReader:
             anonymous_volumes=anonymous,
             binds=binds,
             tmpfs=tmpfs + self._tmpfs(name, spec.get("tmpfs")),
-            command=_command(spec.get("command"), self.where, f"{prefix}.command"),
-            entrypoint=_command(spec.get("entrypoint"), self.where, f"{prefix}.entrypoint"),
+            command=split_command(spec.get("command"), self.where, f"{prefix}.command"),
+            entrypoint=split_command(spec.get("entrypoint"), self.where, f"{prefix}.entrypoint"),
             healthcheck=self._healthcheck(name, spec.get("healthcheck")),
             aliases=self._aliases(name, spec.get("networks")),
-            user=_optional_str(spec.get("user")),
-            working_dir=_optional_str(spec.get("working_dir")),
-            hostname=_optional_str(spec.get("hostname")),
-            stop_signal=_optional_str(spec.get("stop_signal")),
+            user=optional_str(spec.get("user")),
+            working_dir=optional_str(spec.get("working_dir")),
+            hostname=optional_str(spec.get("hostname")),
+            stop_signal=optional_str(spec.get("stop_signal")),
             stop_grace_period_s=self._duration(
                 spec.get("stop_grace_period"), f"{prefix}.stop_grace_period"
             ),
             labels=self._labels(name, spec.get("labels")),
-            read_only=_flag(spec.get("read_only", False), self.where, f"{prefix}.read_only"),
-            init=_flag(spec.get("init", False), self.where, f"{prefix}.init"),
+            read_only=as_flag(spec.get("read_only", False), self.where, f"{prefix}.read_only"),
+            init=as_flag(spec.get("init", False), self.where, f"{prefix}.init"),
             cap_add=self._cap_add(name, spec.get("cap_add"), spec.get("cap_drop")),
             extra_hosts=self._extra_hosts(name, spec.get("extra_hosts")),
         )
-
-    def _check_key(self, name: str, key: str, value: object) -> None:
-        what = f"services.{name}"
-        if key.startswith("x-"):
-            return
-        if key in _SERVICE_REFUSED:
-            raise self.error(what, f"`{key}` is refused: {_SERVICE_REFUSED[key]}")
-        if key == "privileged" and value is not False:
-            raise self.error(
-                what,
-                "`privileged: true` is refused: a privileged container can change the host "
-                "and undo the harness's isolation; remove it (add the capabilities it needs "
-                "with `cap_add:` instead)",
-            )
-        if key == "ipc" and value == "host":
-            raise self.error(
-                what,
-                "`ipc: host` is refused: it shares the host's IPC namespace, outside what a "
-                "run can isolate; remove it",
-            )
-        if key == "ipc" or key in _SERVICE_IGNORED:
-            self.notes.ignore(key, name)
-        elif key not in _SERVICE_HONOURED:
-            known = _SERVICE_HONOURED | _SERVICE_IGNORED | _SERVICE_REFUSED.keys()
-            raise TopologyError(_unknown_key(key, self.where, what, known))
 
     # -- build ---------------------------------------------------------------------------
 
@@ -451,16 +300,9 @@ class _ServiceReader:
             return None
         if isinstance(raw, str):
             return Build(context=(self.path.parent / raw).resolve())
-        spec = _mapping(raw, self.where, what)
+        spec = as_mapping(raw, self.where, what)
         for key in spec:
-            key = str(key)
-            if key in _BUILD_REFUSED:
-                raise self.error(what, f"`{key}` is not supported: {_BUILD_REFUSED[key]}")
-            if key in _BUILD_IGNORED:
-                self.notes.ignore(f"build.{key}", name)
-            elif key not in _BUILD_HONOURED and not key.startswith("x-"):
-                known = _BUILD_HONOURED | _BUILD_IGNORED | _BUILD_REFUSED.keys()
-                raise TopologyError(_unknown_key(key, self.where, what, known))
+            check_build_key(name, str(key), self.where, self.notes)
         args = self._key_values(spec.get("args"), f"{what}.args", pass_through=True)
         target = spec.get("target")
         return Build(
@@ -477,13 +319,15 @@ class _ServiceReader:
         what = f"services.{name}.env_file"
         result: dict[str, str] = {}
         entries = (
-            [env_file] if isinstance(env_file, str | Mapping) else _list(env_file, self.where, what)
+            [env_file]
+            if isinstance(env_file, str | Mapping)
+            else as_list(env_file, self.where, what)
         )
         for entry in entries:
             if isinstance(entry, str):
                 file, required = entry, True
             else:
-                spec = _mapping(entry, self.where, what)
+                spec = as_mapping(entry, self.where, what)
                 unknown = set(spec) - {"path", "required"}
                 if unknown or not isinstance(spec.get("path"), str):
                     raise self.error(
@@ -491,7 +335,7 @@ class _ServiceReader:
                         f"{dict(spec)!r} must be a path, or {{path: FILE, required: true|false}}",
                     )
                 file = spec["path"]
-                required = _flag(spec.get("required", True), self.where, f"{what}.required")
+                required = as_flag(spec.get("required", True), self.where, f"{what}.required")
             full = (self.path.parent / os.path.expanduser(file)).resolve()
             if not full.is_file():
                 if required:
@@ -524,7 +368,7 @@ class _ServiceReader:
                 name, sep, text = item.partition("=")
                 items.append((name, text if sep else None))
         else:
-            items = [(str(k), v) for k, v in _mapping(raw, self.where, what).items()]
+            items = [(str(k), v) for k, v in as_mapping(raw, self.where, what).items()]
         result: dict[str, str] = {}
         for key, value in items:
             if not key or any(c.isspace() for c in key):
@@ -534,7 +378,7 @@ class _ServiceReader:
                 if found is not None:
                     result[key] = found
                 continue
-            result[key] = _scalar_text(value)
+            result[key] = scalar_text(value)
         return result
 
     def _labels(self, name: str, raw: object) -> dict[str, str]:
@@ -545,7 +389,7 @@ class _ServiceReader:
     def _ports(self, name: str, raw: object) -> tuple[int, ...]:
         what = f"services.{name}.ports"
         ports: list[int] = []
-        for item in _list(raw, self.where, what):
+        for item in as_list(raw, self.where, what):
             if isinstance(item, Mapping):
                 ports += self._long_port(name, item)
                 continue
@@ -571,7 +415,7 @@ class _ServiceReader:
         allowed = {"target", "published", "host_ip", "protocol", "mode", "name", "app_protocol"}
         for key in spec:
             if key not in allowed:
-                raise TopologyError(_unknown_key(str(key), self.where, what, allowed))
+                raise TopologyError(unknown_key(str(key), self.where, what, allowed))
         shown = dict(spec)
         if not self._tcp(name, str(spec.get("protocol") or "tcp"), str(shown), what):
             return []
@@ -606,7 +450,7 @@ class _ServiceReader:
     def _expose(self, name: str, raw: object) -> tuple[int, ...]:
         what = f"services.{name}.expose"
         ports: list[int] = []
-        for item in _list(raw, self.where, what):
+        for item in as_list(raw, self.where, what):
             if isinstance(item, bool) or not isinstance(item, str | int):
                 raise self.error(what, f"{item!r} is not a port")
             spec, _, protocol = str(item).partition("/")
@@ -624,13 +468,13 @@ class _ServiceReader:
         if isinstance(raw, list):
             required = {str(d): True for d in raw}
         else:
-            for dep, spec in _mapping(raw, self.where, what).items():
-                spec = _mapping(spec, self.where, f"{what}.{dep}")
+            for dep, spec in as_mapping(raw, self.where, what).items():
+                spec = as_mapping(spec, self.where, f"{what}.{dep}")
                 allowed = {"condition", "restart", "required"}
                 for key in spec:
                     if key not in allowed:
                         raise TopologyError(
-                            _unknown_key(str(key), self.where, f"{what}.{dep}", allowed)
+                            unknown_key(str(key), self.where, f"{what}.{dep}", allowed)
                         )
                 condition = spec.get("condition", "service_started")
                 if condition not in _CONDITIONS:
@@ -640,7 +484,7 @@ class _ServiceReader:
                     )
                 # Every condition means "ready" here: the harness starts services level by
                 # level and waits for each to be ready before the next level.
-                required[str(dep)] = _flag(
+                required[str(dep)] = as_flag(
                     spec.get("required", True), self.where, f"{what}.{dep}.required"
                 )
         deps: list[str] = []
@@ -667,7 +511,7 @@ class _ServiceReader:
         anonymous: list[str] = []
         binds: list[BindMount] = []
         tmpfs: list[TmpfsMount] = []
-        for item in _list(raw, self.where, what):
+        for item in as_list(raw, self.where, what):
             if isinstance(item, Mapping):
                 kind, source, target, read_only, options = self._long_volume(what, item)
                 text = repr(dict(item))
@@ -711,7 +555,7 @@ class _ServiceReader:
         allowed |= {"consistency"}
         for key in spec:
             if key not in allowed and not str(key).startswith("x-"):
-                raise TopologyError(_unknown_key(str(key), self.where, what, allowed))
+                raise TopologyError(unknown_key(str(key), self.where, what, allowed))
         kind = spec.get("type")
         if kind not in ("volume", "bind", "tmpfs"):
             raise self.error(
@@ -721,7 +565,7 @@ class _ServiceReader:
             )
         options = ""
         if kind == "tmpfs":
-            tmpfs = _mapping(spec.get("tmpfs"), self.where, f"{what}.tmpfs")
+            tmpfs = as_mapping(spec.get("tmpfs"), self.where, f"{what}.tmpfs")
             parts = []
             if "size" in tmpfs:
                 parts.append(f"size={tmpfs['size']}")
@@ -729,7 +573,7 @@ class _ServiceReader:
                 mode = tmpfs["mode"]
                 parts.append(f"mode={format(mode, 'o') if isinstance(mode, int) else mode}")
             options = ",".join(parts)
-        read_only = _flag(spec.get("read_only", False), self.where, f"{what}.read_only")
+        read_only = as_flag(spec.get("read_only", False), self.where, f"{what}.read_only")
         return kind, str(spec.get("source") or ""), str(spec.get("target", "")), read_only, options
 
     def _bind(self, what: str, text: str, source: str, target: str, read_only: bool) -> BindMount:
@@ -754,7 +598,7 @@ class _ServiceReader:
 
     def _tmpfs(self, name: str, raw: object) -> tuple[TmpfsMount, ...]:
         what = f"services.{name}.tmpfs"
-        items = [raw] if isinstance(raw, str) else _list(raw, self.where, what)
+        items = [raw] if isinstance(raw, str) else as_list(raw, self.where, what)
         mounts = []
         for item in items:
             target, _, options = str(item).partition(":")
@@ -772,7 +616,7 @@ class _ServiceReader:
         if isinstance(raw, list):
             entries: dict[str, object] = {str(n): None for n in raw}
         else:
-            entries = {str(n): v for n, v in _mapping(raw, self.where, what).items()}
+            entries = {str(n): v for n, v in as_mapping(raw, self.where, what).items()}
         aliases: list[str] = []
         for network, spec in entries.items():
             if network not in self.networks:
@@ -781,9 +625,9 @@ class _ServiceReader:
                     f"the network {network!r} is not declared under the top-level "
                     "`networks:`; declare it there",
                 )
-            for key, value in _mapping(spec, self.where, f"{what}.{network}").items():
+            for key, value in as_mapping(spec, self.where, f"{what}.{network}").items():
                 if key == "aliases":
-                    for alias in _list(value, self.where, f"{what}.{network}.aliases"):
+                    for alias in as_list(value, self.where, f"{what}.{network}.aliases"):
                         if not isinstance(alias, str) or not alias:
                             raise self.error(f"{what}.{network}", f"{alias!r} is not an alias")
                         aliases.append(alias)
@@ -797,11 +641,11 @@ class _ServiceReader:
         if raw is None:
             return None
         what = f"services.{name}.healthcheck"
-        spec = _mapping(raw, self.where, what)
+        spec = as_mapping(raw, self.where, what)
         for key in spec:
             if key not in _HEALTHCHECK_KEYS and not str(key).startswith("x-"):
-                raise TopologyError(_unknown_key(str(key), self.where, what, _HEALTHCHECK_KEYS))
-        if _flag(spec.get("disable", False), self.where, f"{what}.disable"):
+                raise TopologyError(unknown_key(str(key), self.where, what, _HEALTHCHECK_KEYS))
+        if as_flag(spec.get("disable", False), self.where, f"{what}.disable"):
             return Healthcheck(test=("NONE",))
         test = spec.get("test")
         if isinstance(test, str):
@@ -858,18 +702,18 @@ class _ServiceReader:
 
     def _cap_add(self, name: str, raw: object, drop: object) -> tuple[str, ...]:
         what = f"services.{name}.cap_add"
-        for cap in _list(drop, self.where, f"services.{name}.cap_drop"):
+        for cap in as_list(drop, self.where, f"services.{name}.cap_drop"):
             if not isinstance(cap, str):
                 raise self.error(f"services.{name}.cap_drop", f"{cap!r} is not a capability")
         caps: list[str] = []
-        for cap in _list(raw, self.where, what):
+        for cap in as_list(raw, self.where, what):
             if not isinstance(cap, str) or not cap:
                 raise self.error(what, f"{cap!r} is not a capability")
             normal = cap.upper().removeprefix("CAP_")
-            if normal in _CAPS_REFUSED:
+            if normal in CAPS_REFUSED:
                 raise self.error(
                     what,
-                    f"{cap} is refused: {_CAPS_REFUSED[normal]}; chaos-harness drops every "
+                    f"{cap} is refused: {CAPS_REFUSED[normal]}; chaos-harness drops every "
                     "capability and adds back only harmless ones",
                 )
             caps.append(normal)
@@ -883,7 +727,7 @@ class _ServiceReader:
                 for one in address if isinstance(address, list) else [address]:
                     pairs.append((str(host), str(one)))
         else:
-            for item in _list(raw, self.where, what):
+            for item in as_list(raw, self.where, what):
                 text = str(item)
                 host, sep, address = text.partition("=")
                 if not sep:
@@ -895,23 +739,6 @@ class _ServiceReader:
 
 
 # -- small parsers --------------------------------------------------------------------------
-
-
-def parse_duration(raw: object) -> float | None:
-    """A Go duration (``1m30s``, ``500ms``, ``0``) in seconds, or None when it is not one."""
-    text = str(raw).strip()
-    if isinstance(raw, bool) or not text:
-        return None
-    if text == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    while pos < len(text):
-        match = _DURATION_PART.match(text, pos)
-        if not match:
-            return None
-        total += float(match[1]) * _DURATION_UNITS[match[2]]
-        pos = match.end()
-    return total
 
 
 def _split_port(spec: str) -> tuple[str | None, str, str]:
@@ -939,59 +766,3 @@ def _port_range(text: str, reader: _ServiceReader, what: str, shown: str) -> lis
     if high < low:
         raise reader.error(what, f"{shown!r}: the range {text} runs backwards")
     return list(range(low, high + 1))
-
-
-def _command(raw: object, where: str, what: str) -> tuple[str, ...] | None:
-    if raw is None:
-        return None
-    if isinstance(raw, str):
-        try:
-            return tuple(shlex.split(raw))
-        except ValueError as exc:
-            raise TopologyError(f"{what} in {where}: {raw!r} cannot be split: {exc}") from None
-    if isinstance(raw, list):
-        return tuple(_scalar_text(part) for part in raw)
-    raise TopologyError(f"{what} in {where} must be a string or a list")
-
-
-def _scalar_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    return str(value)
-
-
-def _optional_str(raw: object) -> str | None:
-    return None if raw is None else str(raw)
-
-
-def _unknown_key(key: str, where: str, what: str, known: set[str] | Any) -> str:
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return (
-        f"{what} in {where} uses the key {key!r}, which is not a compose key chaos-harness "
-        f"knows{hint}; fix or remove it"
-    )
-
-
-def _list(raw: object, where: str, what: str) -> list[Any]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise TopologyError(f"{what} in {where} must be a list, got {type(raw).__name__}")
-    return raw
-
-
-def _flag(raw: object, where: str, what: str) -> bool:
-    if not isinstance(raw, bool):
-        raise TopologyError(f"{what} in {where} must be true or false, got {raw!r}")
-    return raw
-
-
-def _mapping(raw: object, where: str, what: str) -> Mapping[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise TopologyError(f"{what} in {where} must be a mapping, got {type(raw).__name__}")
-    return raw
