@@ -49,6 +49,7 @@ from harness.compose.parse import (
     split_command,
     unknown_key,
 )
+from harness.compose.ports import read_expose, read_ports
 from harness.compose.values import (
     BindMount,
     Build,
@@ -58,6 +59,7 @@ from harness.compose.values import (
     TmpfsMount,
     VolumeMount,
 )
+from harness.compose.volumes import read_tmpfs, read_volumes
 from harness.errors import TopologyError
 from harness.variables import Interpolator, parse_env_file
 
@@ -85,7 +87,6 @@ _HEALTHCHECK_KEYS = {
     "disable",
 }
 _CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
-_LOOPBACK = {"", "127.0.0.1", "localhost", "::1"}  # the harness publishes on 127.0.0.1
 
 
 # -- YAML as compose reads it ---------------------------------------------------------------
@@ -261,19 +262,19 @@ class _ServiceReader:
         for key in ("user", "working_dir", "hostname", "stop_signal"):
             if key in spec and not isinstance(spec[key], str | int):
                 raise self.error(f"{prefix}.{key}", f"{spec[key]!r} must be a string")
-        named, anonymous, binds, tmpfs = self._volumes(name, spec.get("volumes"))
+        mounts = read_volumes(name, spec.get("volumes"), self.path, self.volumes)
         return ComposeService(
             name=name,
             build=build,
             image=str(image) if image else None,
             environment=self._environment(name, spec.get("env_file"), spec.get("environment")),
-            ports=self._ports(name, spec.get("ports")),
-            expose=self._expose(name, spec.get("expose")),
+            ports=read_ports(name, spec.get("ports"), self.where, self.notes),
+            expose=read_expose(name, spec.get("expose"), self.where, self.notes),
             depends_on=self._depends_on(name, spec.get("depends_on")),
-            volumes=named,
-            anonymous_volumes=anonymous,
-            binds=binds,
-            tmpfs=tmpfs + self._tmpfs(name, spec.get("tmpfs")),
+            volumes=mounts.named,
+            anonymous_volumes=mounts.anonymous,
+            binds=mounts.binds,
+            tmpfs=mounts.tmpfs + read_tmpfs(name, spec.get("tmpfs"), self.where),
             command=split_command(spec.get("command"), self.where, f"{prefix}.command"),
             entrypoint=split_command(spec.get("entrypoint"), self.where, f"{prefix}.entrypoint"),
             healthcheck=self._healthcheck(name, spec.get("healthcheck")),
@@ -384,80 +385,6 @@ class _ServiceReader:
     def _labels(self, name: str, raw: object) -> dict[str, str]:
         return self._key_values(raw, f"services.{name}.labels", pass_through=False)
 
-    # -- ports ---------------------------------------------------------------------------
-
-    def _ports(self, name: str, raw: object) -> tuple[int, ...]:
-        what = f"services.{name}.ports"
-        ports: list[int] = []
-        for item in as_list(raw, self.where, what):
-            if isinstance(item, Mapping):
-                ports += self._long_port(name, item)
-                continue
-            if isinstance(item, bool) or not isinstance(item, str | int):
-                raise self.error(what, f"{item!r} is not a port mapping")
-            text = str(item)
-            spec, _, protocol = text.partition("/")
-            if not self._tcp(name, protocol or "tcp", text, what):
-                continue
-            host_ip, published, target = _split_port(spec)
-            if host_ip is None:
-                raise self.error(
-                    what, f"{text!r}: write an IPv6 host address in brackets, e.g. [::1]:80:80"
-                )
-            self._loopback(what, text, host_ip)
-            if published:
-                _port_range(published, self, what, text)  # checked; the harness picks its own
-            ports += _port_range(target, self, what, text)
-        return tuple(dict.fromkeys(ports))
-
-    def _long_port(self, name: str, spec: Mapping[str, Any]) -> list[int]:
-        what = f"services.{name}.ports"
-        allowed = {"target", "published", "host_ip", "protocol", "mode", "name", "app_protocol"}
-        for key in spec:
-            if key not in allowed:
-                raise TopologyError(unknown_key(str(key), self.where, what, allowed))
-        shown = dict(spec)
-        if not self._tcp(name, str(spec.get("protocol") or "tcp"), str(shown), what):
-            return []
-        self._loopback(what, str(shown), str(spec.get("host_ip") or ""))
-        if spec.get("published") is not None:
-            _port_range(str(spec["published"]), self, what, str(shown))
-        if "target" not in spec:
-            raise self.error(what, f"{shown!r} needs `target:`, the container port")
-        return _port_range(str(spec["target"]), self, what, str(shown))
-
-    def _tcp(self, name: str, protocol: str, text: str, what: str) -> bool:
-        protocol = protocol.lower()
-        if protocol == "tcp":
-            return True
-        if protocol in ("udp", "sctp"):
-            self.notes.note(
-                f"the {protocol.upper()} port {text} of service {name} is not published: the "
-                "harness publishes and proxies TCP only"
-            )
-            return False
-        raise self.error(what, f"{text!r}: protocol {protocol!r} is not tcp or udp")
-
-    def _loopback(self, what: str, text: str, host_ip: str) -> None:
-        if host_ip.strip("[]") not in _LOOPBACK:
-            raise self.error(
-                what,
-                f"{text!r} publishes on {host_ip}; chaos-harness publishes every port on "
-                "127.0.0.1 only, at ports it picks, so that nothing beyond this machine "
-                "reaches the system under test; remove the address (or write 127.0.0.1)",
-            )
-
-    def _expose(self, name: str, raw: object) -> tuple[int, ...]:
-        what = f"services.{name}.expose"
-        ports: list[int] = []
-        for item in as_list(raw, self.where, what):
-            if isinstance(item, bool) or not isinstance(item, str | int):
-                raise self.error(what, f"{item!r} is not a port")
-            spec, _, protocol = str(item).partition("/")
-            if self._tcp(name, protocol or "tcp", str(item), what):
-                ports += _port_range(spec, self, what, str(item))
-        return tuple(dict.fromkeys(ports))
-
     # -- dependencies --------------------------------------------------------------------
 
     def _depends_on(self, name: str, raw: object) -> tuple[str, ...]:
@@ -498,114 +425,6 @@ class _ServiceReader:
             if dep in self.active or needed:
                 deps.append(dep)  # an unknown one is refused by harness.topology
         return tuple(deps)
-
-    # -- volumes -------------------------------------------------------------------------
-
-    def _volumes(
-        self, name: str, raw: object
-    ) -> tuple[
-        tuple[VolumeMount, ...], tuple[str, ...], tuple[BindMount, ...], tuple[TmpfsMount, ...]
-    ]:
-        what = f"services.{name}.volumes"
-        named: list[VolumeMount] = []
-        anonymous: list[str] = []
-        binds: list[BindMount] = []
-        tmpfs: list[TmpfsMount] = []
-        for item in as_list(raw, self.where, what):
-            if isinstance(item, Mapping):
-                kind, source, target, read_only, options = self._long_volume(what, item)
-                text = repr(dict(item))
-            elif isinstance(item, str):
-                text = repr(item)
-                kind, source, target, read_only = self._short_volume(what, item)
-                options = ""
-            else:
-                raise self.error(what, f"{item!r} must be a string or a mapping")
-            if not target.startswith("/"):
-                raise self.error(what, f"{text}: the target {target!r} must be an absolute path")
-            if kind == "tmpfs":
-                tmpfs.append(TmpfsMount(target=target, options=options))
-            elif kind == "volume" and not source:
-                anonymous.append(target)
-            elif kind == "volume":
-                if source not in self.volumes:
-                    raise self.error(
-                        what,
-                        f"{text} names the volume {source!r}, which is not declared under the "
-                        "top-level `volumes:`; declare it there (bind mounts start with ./ or /)",
-                    )
-                named.append(VolumeMount(volume=source, target=target, read_only=read_only))
-            else:
-                binds.append(self._bind(what, text, source, target, read_only))
-        return tuple(named), tuple(anonymous), tuple(binds), tuple(tmpfs)
-
-    def _short_volume(self, what: str, text: str) -> tuple[str, str, str, bool]:
-        parts = text.split(":")
-        if len(parts) == 1:
-            return "volume", "", parts[0], False
-        if len(parts) > 3:
-            raise self.error(what, f"{text!r} must be [SOURCE:]TARGET[:MODE]")
-        source, target = parts[0], parts[1]
-        modes = set(parts[2].split(",")) if len(parts) == 3 else set()
-        kind = "bind" if source.startswith((".", "/", "~")) else "volume"
-        return kind, source, target, "ro" in modes
-
-    def _long_volume(self, what: str, spec: Mapping[str, Any]) -> tuple[str, str, str, bool, str]:
-        allowed = {"type", "source", "target", "read_only", "bind", "volume", "tmpfs"}
-        allowed |= {"consistency"}
-        for key in spec:
-            if key not in allowed and not str(key).startswith("x-"):
-                raise TopologyError(unknown_key(str(key), self.where, what, allowed))
-        kind = spec.get("type")
-        if kind not in ("volume", "bind", "tmpfs"):
-            raise self.error(
-                what,
-                f"{dict(spec)!r}: type {kind!r} is not supported; use volume, bind "
-                "(read-only) or tmpfs",
-            )
-        options = ""
-        if kind == "tmpfs":
-            tmpfs = as_mapping(spec.get("tmpfs"), self.where, f"{what}.tmpfs")
-            parts = []
-            if "size" in tmpfs:
-                parts.append(f"size={tmpfs['size']}")
-            if "mode" in tmpfs:
-                mode = tmpfs["mode"]
-                parts.append(f"mode={format(mode, 'o') if isinstance(mode, int) else mode}")
-            options = ",".join(parts)
-        read_only = as_flag(spec.get("read_only", False), self.where, f"{what}.read_only")
-        return kind, str(spec.get("source") or ""), str(spec.get("target", "")), read_only, options
-
-    def _bind(self, what: str, text: str, source: str, target: str, read_only: bool) -> BindMount:
-        if not read_only:
-            raise self.error(
-                what,
-                f"{text} is a read-write bind mount; chaos-harness mounts host folders "
-                "read-only only, because a run must not write into your folders and the "
-                "harness must be able to remove everything a run created. Add :ro (or "
-                "`read_only: true`), or keep the data in a named volume",
-            )
-        if not source:
-            raise self.error(what, f"{text} needs `source:`, the host path to mount")
-        full = (self.path.parent / os.path.expanduser(source)).resolve()
-        if not full.exists():
-            raise self.error(
-                what,
-                f"{text} mounts {full}, which does not exist; create it or fix the path "
-                "(relative paths start at the compose file's folder)",
-            )
-        return BindMount(source=full, target=target)
-
-    def _tmpfs(self, name: str, raw: object) -> tuple[TmpfsMount, ...]:
-        what = f"services.{name}.tmpfs"
-        items = [raw] if isinstance(raw, str) else as_list(raw, self.where, what)
-        mounts = []
-        for item in items:
-            target, _, options = str(item).partition(":")
-            if not target.startswith("/"):
-                raise self.error(what, f"{item!r}: the target must be an absolute path")
-            mounts.append(TmpfsMount(target=target, options=options))
-        return tuple(mounts)
 
     # -- networks ------------------------------------------------------------------------
 
@@ -736,33 +555,3 @@ class _ServiceReader:
                     raise self.error(what, f"{item!r} must be HOST:ADDRESS or HOST=ADDRESS")
                 pairs.append((host, address))
         return tuple((host, address.strip("[]")) for host, address in pairs)
-
-
-# -- small parsers --------------------------------------------------------------------------
-
-
-def _split_port(spec: str) -> tuple[str | None, str, str]:
-    """[[HOST_IP:]PUBLISHED:]TARGET -> (host ip, published, target); None ip: unreadable."""
-    if spec.startswith("["):
-        address, sep, rest = spec[1:].partition("]")
-        published, _, target = rest.removeprefix(":").rpartition(":")
-        return (address, published, target) if sep else (None, "", "")
-    parts = spec.split(":")
-    if len(parts) == 1:
-        return "", "", parts[0]
-    if len(parts) == 2:
-        return "", parts[0], parts[1]
-    if len(parts) == 3:
-        return parts[0], parts[1], parts[2]
-    return None, "", ""
-
-
-def _port_range(text: str, reader: _ServiceReader, what: str, shown: str) -> list[int]:
-    first, sep, last = text.strip().partition("-")
-    numbers = [first, last] if sep else [first]
-    if not all(n.isdigit() and 0 < int(n) < 65536 for n in numbers):
-        raise reader.error(what, f"{shown!r} is not a port between 1 and 65535 (or a range)")
-    low, high = int(numbers[0]), int(numbers[-1])
-    if high < low:
-        raise reader.error(what, f"{shown!r}: the range {text} runs backwards")
-    return list(range(low, high + 1))
