@@ -103,6 +103,7 @@ _RESTART_NOTE = (
 
 
 def check_top_level_key(key: str, where: str, notes: Notes) -> None:
+    """One top-level key of the file ``where``: passed, noted as ignored, or refused."""
     if key in _TOP_LEVEL_KEYS or key.startswith("x-"):
         return
     if key == "include":
@@ -117,6 +118,7 @@ def check_top_level_key(key: str, where: str, notes: Notes) -> None:
 
 
 def check_service_key(name: str, key: str, value: object, where: str, notes: Notes) -> None:
+    """One key of ``services.NAME`` (set to ``value``): passed, noted, or refused."""
     what = f"services.{name}"
     if key.startswith("x-"):
         return
@@ -147,6 +149,7 @@ def check_service_key(name: str, key: str, value: object, where: str, notes: Not
 
 
 def check_build_key(name: str, key: str, where: str, notes: Notes) -> None:
+    """One key of ``services.NAME.build``: passed, noted as ignored, or refused."""
     what = f"services.{name}.build"
     if key in _BUILD_REFUSED:
         raise error(where, what, f"`{key}` is not supported: {_BUILD_REFUSED[key]}")
