@@ -30,7 +30,7 @@ values read), :mod:`~harness.compose.parse` (the small typed readers they share)
 
 from __future__ import annotations
 
-from harness.compose.keys import warn_once
+from harness.compose.keys import Warned, warn_once
 from harness.compose.parse import parse_duration
 from harness.compose.reader import read_compose
 from harness.compose.values import (
@@ -51,6 +51,7 @@ __all__ = [
     "Healthcheck",
     "TmpfsMount",
     "VolumeMount",
+    "Warned",
     "parse_duration",
     "read_compose",
     "warn_once",

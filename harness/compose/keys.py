@@ -16,6 +16,7 @@ from harness.errors import TopologyError, TopologyWarning
 __all__ = [
     "CAPS_REFUSED",
     "Notes",
+    "Warned",
     "check_build_key",
     "check_service_key",
     "check_top_level_key",
@@ -162,19 +163,22 @@ def check_build_key(name: str, key: str, where: str, notes: Notes) -> None:
 
 # -- notes and the one warning per file ---------------------------------------------------
 
-_warned: set[tuple[str, str]] = set()
+Warned = set[tuple[str, str]]  # (file, text) of the warnings already given
 
 
-def warn_once(path: Path, text: str) -> None:
-    """One :class:`TopologyWarning` per file and text per process.
+def warn_once(path: Path, text: str, warned: Warned | None = None) -> None:
+    """A :class:`TopologyWarning` about the file ``path``, unless ``warned`` holds it already.
 
     The plugin reads the compose file more than once per run (configuration, then the
-    fixture); the user needs to read each warning once.
+    fixture); the user needs to read each warning once, so the run keeps one ``warned`` set
+    (on its session) and passes it to every read. Without one, each call warns, and
+    Python's warning filters decide what is shown.
     """
-    key = (str(path), text)
-    if key in _warned:
-        return
-    _warned.add(key)
+    if warned is not None:
+        key = (str(path), text)
+        if key in warned:
+            return
+        warned.add(key)
     warnings.warn(TopologyWarning(text), stacklevel=3)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from harness.compose.keys import Notes, check_top_level_key, warn_once
+from harness.compose.keys import Notes, Warned, check_top_level_key, warn_once
 from harness.compose.parse import as_list, as_mapping
 from harness.compose.service import ServiceReader
 from harness.compose.values import ComposeProject
@@ -62,10 +62,13 @@ _Loader.add_constructor(_INT, _construct_int)
 # -- reading a file ---------------------------------------------------------------------------
 
 
-def read_compose(path: Path, environ: Mapping[str, str] | None = None) -> ComposeProject:
-    """Read ``path`` (an existing file) as compose would; warn once about what is ignored.
+def read_compose(
+    path: Path, environ: Mapping[str, str] | None = None, *, warned: Warned | None = None
+) -> ComposeProject:
+    """Read ``path`` (an existing file) as compose would; warn about what is ignored.
 
-    ``environ`` stands in for the shell environment (default: this process's).
+    ``environ`` stands in for the shell environment (default: this process's); ``warned``
+    is the caller's record of warnings already given (see :func:`~harness.compose.warn_once`).
     """
     where = str(path)
     try:
@@ -115,7 +118,7 @@ def read_compose(path: Path, environ: Mapping[str, str] | None = None) -> Compos
         names = "; ".join(f"{var} ({', '.join(places)})" for var, places in unset.items())
         notes.note(f"variables not set, replaced by empty strings as compose does: {names}")
     if notes.notes or notes.ignored:
-        warn_once(path, notes.text(path))
+        warn_once(path, notes.text(path), warned)
     return ComposeProject(
         path=path,
         services=services,
