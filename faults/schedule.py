@@ -164,7 +164,7 @@ class LoadBurst:
         method, _, path = text.partition(" ")
         if not method.isalpha() or not path.startswith("/"):
             raise FaultError(
-                f"LoadBurst.request must look like 'GET /products/1', got {self.request!r}"
+                f"LoadBurst.request must look like 'GET /items/1', got {self.request!r}"
             )
         _check_seconds("LoadBurst.rate", self.rate, MAX_BURST_RATE, unit="requests per second")
         _check_seconds("LoadBurst.seconds", self.seconds, MAX_BURST_S)
