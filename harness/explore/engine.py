@@ -25,6 +25,7 @@ The invariants here hold for any HTTP service, whatever it does; the model
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -235,25 +236,20 @@ class ExampleRun:
             return None
         key = f"{self.prefix}b{len(self.bursts)}"
         sampler = self._sampler(step)
-
-        def send() -> LoadResult:
-            result = self.env.load(
-                step.service,
-                operation.sends(step.request, key),
-                rate=step.rate,
-                seconds=step.seconds,
-                max_requests=step.max_requests,
-                timeout=step.timeout_s,
-                classify=self.model.classify,
+        if sampler is not None:
+            sampler.scrape_now()  # the state the burst is compared with, before it starts
+        with sampler if sampler is not None else contextlib.nullcontext():
+            result: LoadResult = self._guard(
+                lambda: self.env.load(
+                    step.service,
+                    operation.sends(step.request, key),
+                    rate=step.rate,
+                    seconds=step.seconds,
+                    max_requests=step.max_requests,
+                    timeout=step.timeout_s,
+                    classify=self.model.classify,
+                )
             )
-            return result
-
-        if sampler is None:
-            result: LoadResult = self._guard(send)
-        else:
-            sampler.scrape_now()  # what the burst will be compared with
-            with sampler:
-                result = self._guard(send)
         patient = step.timeout_s * 1000 >= operation.budget_ms + EPSILON_MS
         burst = Burst(step, operation, key, result.history, result.sent, patient, sampler)
         self.bursts.append(burst)
