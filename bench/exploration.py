@@ -32,10 +32,10 @@ from faults import Schedule
 from harness.backends.docker import DockerBackend, docker_client
 from harness.environment import Environment
 from harness.errors import ChaosError
-from harness.explore import REPLAY_DIR, save_replay
+from harness.explore import REPLAY_DIR, explore, replay, save_replay
 from harness.labels import new_session_id
 from harness.topology import load_topology
-from suites.exploration import explore, replay
+from suites.model import ReferenceModel
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "compose" / "docker-compose.yml"
@@ -88,7 +88,9 @@ def measure(
     bugs = (bug,) if bug else ()
     env = start(bugs, race=race)
     try:
-        found = explore(env, profile, seed=seed, budget_s=seconds, max_examples=max_examples)
+        found = explore(
+            env, ReferenceModel(), profile, seed=seed, budget_s=seconds, max_examples=max_examples
+        )
         failure = found.failure
         if failure is None:
             return Row(
@@ -96,7 +98,7 @@ def measure(
             )
         label = f"bench-{bug or 'correct'}-seed{seed}"
         path = save_replay(failure.schedule, ROOT / REPLAY_DIR, label=label)
-        failed, _ = replay(env, failure.schedule, replays) if replays else (0, [])
+        failed, _ = replay(env, ReferenceModel(), failure.schedule, replays) if replays else (0, [])
         return Row(
             bug or "correct",
             found.examples,
@@ -118,7 +120,7 @@ def control(files: list[str], *, race: bool) -> None:
     env = start((), race=race)
     try:
         for name in files:
-            failed, messages = replay(env, Schedule.load(name), 1)
+            failed, messages = replay(env, ReferenceModel(), Schedule.load(name), 1)
             verdict = "BROKEN " + messages[0].splitlines()[0][:100] if failed else "kept"
             print(f"{Path(name).name}: on the correct build {verdict}", flush=True)
     finally:

@@ -360,7 +360,7 @@ def _relative_glob(glob: str, where: str, what: str) -> None:
 def _bugs(raw: object, where: str) -> SeededBugs | None:
     if raw is None:
         return None
-    example = "{env: CHAOS_BUGS, names: [leak-on-timeout, ...]}"
+    example = "{env: BUGS, names: [slow-leak, ...]}"
     if not isinstance(raw, Mapping):
         raise TopologyError(
             f"x-chaos.bugs in {where} must be a mapping {example}: `env` is the variable "
