@@ -16,6 +16,7 @@ and time.
 
     .venv/bin/python bench/faults.py                 # from the repository root
     .venv/bin/python bench/faults.py --repeat 5
+    .venv/bin/python bench/faults.py --smoke        # once per kind: seconds
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from faults import (  # noqa: E402 - the repository root goes on the path first
+from bench import tools  # noqa: E402 - the repository root goes on the path first
+from faults import (  # noqa: E402
     Bandwidth,
     Blackhole,
     Disconnect,
@@ -174,8 +176,11 @@ def summary(values: list[float | None]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="measurements per fault kind")
+    parser.add_argument("--smoke", action="store_true", help="one measurement per kind")
     args = parser.parse_args()
-    repeat = max(1, min(args.repeat, 20))
+    repeat = 1 if args.smoke else max(1, min(args.repeat, 20))
+    tools.require_docker()
+    tools.reference_build()
 
     started = time.monotonic()
     with Environment(load_topology(COMPOSE), DockerBackend(new_session_id()), seed=1) as env:
@@ -221,4 +226,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tools.run(main))
