@@ -208,3 +208,13 @@ def test_every_python_module_a_doc_runs_exists() -> None:
                 if not (path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()):
                     missing.append(f"{_doc_id(doc)}:{number}: python -m {module}")
     assert not missing, "modules the docs run that do not exist:\n" + "\n".join(missing)
+
+
+def test_every_harness_module_is_in_the_architecture_table() -> None:
+    """docs/architecture.md names every module and subpackage of harness/ (one concern each)."""
+    named = set(re.findall(r"`(harness/[\w/.]+)`", (ROOT / "docs" / "architecture.md").read_text()))
+    harness = ROOT / "harness"
+    modules = {f"harness/{path.name}" for path in harness.glob("*.py") if path.stem != "__init__"}
+    modules |= {f"harness/{path.parent.name}/" for path in harness.glob("*/__init__.py")}
+    missing = sorted(modules - named)
+    assert not missing, f"harness modules docs/architecture.md does not name: {missing}"
