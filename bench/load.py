@@ -255,9 +255,11 @@ def main() -> int:
                 # Warm-up outside the table: first-use imports and the first connections.
                 for client in clients:
                     _run(base_url, client, 200, 1.0)
-            for _ in range(rounds):
+            for number in range(rounds):
+                # Each round starts with another client, so none always runs first.
+                order = clients[number % len(clients) :] + clients[: number % len(clients)]
                 for rate in rates:
-                    for client in clients:
+                    for client in order:
                         rows.append(_run(base_url, client, rate, seconds))
             wrk_rate = _wrk_max_rate(wrk, base_url, seconds)
 
@@ -274,23 +276,21 @@ def main() -> int:
     )
     print(header)
     print("-" * len(header))
-    shown: list[Row] = []
+    held: dict[tuple[str, int], str] = {}
     for rate in rates:
         for client in clients:
             runs = sorted(
                 (r for r in rows if (r.client, r.rate) == (client, rate)),
                 key=lambda r: r.result.lag_p99_ms,
             )
-            row = runs[(len(runs) - 1) // 2]
-            shown.append(row)
-            held = f"{sum(r.holds for r in runs)}/{len(runs)}"
-            _print_row(row, held, wrk_rate)
+            held[client, rate] = f"{sum(r.holds for r in runs)}/{len(runs)}"
+            _print_row(runs[(len(runs) - 1) // 2], held[client, rate], wrk_rate)
     if wrk_rate is not None:
         closed = f"(wrk -t2 -c{WRK_CONNECTIONS}, closed model)"
         print(f"{'wrk max':<9} {'':>9} {'':>6} {wrk_rate:>10.0f}   {closed}")
     for client in clients:
-        held_rates = [row.rate for row in shown if row.client == client and row.holds]
-        print(f"{client}: holds {', '.join(map(str, held_rates)) or 'none'} (req/s)")
+        counts = ", ".join(f"{rate}/s {held[client, rate]}" for rate in rates)
+        print(f"{client}: held the schedule at {counts} rounds")
     return 0
 
 
