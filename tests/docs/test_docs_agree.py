@@ -218,3 +218,36 @@ def test_every_harness_module_is_in_the_architecture_table() -> None:
     modules |= {f"harness/{path.parent.name}/" for path in harness.glob("*/__init__.py")}
     missing = sorted(modules - named)
     assert not missing, f"harness modules docs/architecture.md does not name: {missing}"
+
+
+def _variable_tables() -> dict[Path, set[str]]:
+    """Docs with a table whose first column is ``variable``: the names in that column."""
+    tables: dict[Path, set[str]] = {}
+    for doc in _docs():
+        names: set[str] | None = None
+        for line in doc.read_text(encoding="utf-8").splitlines():
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if not line.lstrip().startswith("|"):
+                names = None
+            elif cells[0].lower() == "variable":
+                names = tables.setdefault(doc, set())
+            elif names is not None and (match := re.fullmatch(r"`([A-Z][A-Z0-9_]*)`", cells[0])):
+                names.add(match.group(1))
+    return tables
+
+
+def test_every_environment_variable_table_is_what_the_go_code_reads() -> None:
+    """A doc's table of environment variables names exactly those its Go services read."""
+    read = re.compile(r'(?:\b[Ee]nv\.\w+|os\.(?:Getenv|LookupEnv))\(\s*"([A-Z][A-Z0-9_]*)"')
+    for doc, documented in _variable_tables().items():
+        code = {
+            name
+            for path in doc.parent.rglob("*.go")
+            if not path.name.endswith("_test.go") and not _ignored(str(path.relative_to(ROOT)))
+            for name in read.findall(path.read_text(encoding="utf-8"))
+        }
+        assert (sorted(code - documented), sorted(documented - code)) == ([], []), (
+            f"{_doc_id(doc)}: read by the Go code but not in the table: "
+            f"{sorted(code - documented)}; in the table but read by no Go code: "
+            f"{sorted(documented - code)}"
+        )
