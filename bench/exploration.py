@@ -61,9 +61,14 @@ class Row:
 
 
 def start(bugs: tuple[str, ...], *, race: bool) -> Environment:
+    topology = load_topology(COMPOSE)
     env = Environment(
-        load_topology(COMPOSE),
-        DockerBackend(new_session_id(), docker_client(), race=race),
+        topology,
+        DockerBackend(
+            new_session_id(),
+            docker_client(),
+            build_args=dict(topology.race_build_args or {}) if race else {},
+        ),
         service_env={"CHAOS_BUGS": ",".join(bugs)} if bugs else {},
         startup_timeout_s=60,
         seed=0,

@@ -61,7 +61,7 @@ from harness.environment import Environment  # noqa: E402
 from harness.errors import ChaosError  # noqa: E402
 from harness.labels import new_session_id  # noqa: E402
 from harness.topology import load_topology  # noqa: E402
-from tests.faults.conftest import COMPOSE, LINK, LINK_PORT, Reply, fetch  # noqa: E402
+from tests.faults.support import COMPOSE, LINK, Reply, fetch  # noqa: E402
 
 PROBE_BUDGET_S = 10.0  # per wait for an effect or a heal
 PROBE_LIMIT = 500  # requests per wait, whatever their speed
@@ -73,7 +73,7 @@ Probe = Callable[[], bool]
 
 
 def link_probes(env: Environment, baseline_ms: float) -> dict[str, tuple[Fault, Probe]]:
-    address = env.backend.address("toxiproxy", LINK_PORT)
+    address = env.link_address(LINK)
 
     def slower_than(extra_ms: float, **kwargs: object) -> Probe:
         return lambda: fetch(address, **kwargs).elapsed_ms >= baseline_ms + extra_ms  # type: ignore[arg-type]
@@ -111,7 +111,7 @@ def link_probes(env: Environment, baseline_ms: float) -> dict[str, tuple[Fault, 
 def link_healthy(env: Environment, baseline_ms: float) -> Probe:
     def healthy() -> bool:
         try:
-            reply = fetch(env.backend.address("toxiproxy", LINK_PORT), timeout_s=1.0)
+            reply = fetch(env.link_address(LINK), timeout_s=1.0)
         except OSError:
             return False
         return reply.ok and reply.elapsed_ms < baseline_ms + HEALTHY_SLACK_MS
@@ -187,7 +187,7 @@ def main() -> None:
     started = time.monotonic()
     with Environment(load_topology(COMPOSE), DockerBackend(new_session_id()), seed=1) as env:
         print(f"system up in {time.monotonic() - started:.1f} s")
-        address = env.backend.address("toxiproxy", LINK_PORT)
+        address = env.link_address(LINK)
         fetch(address)  # warm the proxy's upstream connection path
         baseline_ms = statistics.median(fetch(address).elapsed_ms for _ in range(9))
         print(f"healthy request through the link: {baseline_ms:.1f} ms (median of 9)")

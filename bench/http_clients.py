@@ -26,18 +26,15 @@ import aiohttp
 import h11
 import httptools
 
-from harness import load as _scheduler_module
 from harness.errors import ConfigError
+from harness.load import scheduler as _scheduler_module
+from harness.load.client import BadResponseError, NotSentError, Response
+from harness.load.client import Client as HarnessClient
 
-# -- the harness internals this module relies on: the only place that names them ---------
-# harness.load builds ``_Client(host, port)`` in its run loop (scheduler_using swaps that
-# name) and sorts what a request came to by these exceptions. When harness.load becomes a
-# package, point _scheduler_module at the module whose ``_Client`` the scheduler looks up.
-BadResponseError: Any = _scheduler_module._BadResponseError
-NotSentError: Any = _scheduler_module._NotSentError
-Response: Any = _scheduler_module._Response
-HarnessClient: Any = _scheduler_module._Client
-# ------------------------------------------------------------------------------------------
+# The one harness internal this module relies on: the open-model scheduler builds its
+# client as ``Client(host, port)``, looked up in harness.load.scheduler, which is the name
+# scheduler_using swaps. The client's errors and Response are harness.load.client's own.
+_SWAPPED_NAME = "Client"
 
 MAX_BODY = 16 * 1024 * 1024
 _HEADERS_WE_SET = frozenset({"host", "content-length"})
@@ -61,16 +58,17 @@ def scheduler_using(client_class: type) -> Iterator[list[object]]:
         built.append(client)
         return client
 
-    original = _scheduler_module._Client
-    _scheduler_module._Client = build
+    original = getattr(_scheduler_module, _SWAPPED_NAME)
+    setattr(_scheduler_module, _SWAPPED_NAME, build)
     try:
         yield built
     finally:
-        _scheduler_module._Client = original
+        setattr(_scheduler_module, _SWAPPED_NAME, original)
     if not built:
         raise SwapFailedError(
-            f"run_load did not build {client_class.__name__}: harness.load's client moved; "
-            "fix the internals block at the top of bench/http_clients.py"
+            f"run_load did not build {client_class.__name__}: harness.load.scheduler no longer "
+            f"builds its client as {_SWAPPED_NAME}(host, port); fix _SWAPPED_NAME in "
+            "bench/http_clients.py"
         )
 
 

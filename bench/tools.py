@@ -75,7 +75,8 @@ def require_modules(*names: str) -> None:
 
 
 def reference_build() -> None:
-    """What building the reference system (compose/build.sh) calls."""
+    """What building the reference system (compose/build.sh) and the harness's own
+    Toxiproxy build (harness/proxies.py: Go, and patch for its fixes) call."""
     require_tool("go", hint=GO_HINT)
     require_tool("patch", "patch")
 

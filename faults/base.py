@@ -18,7 +18,6 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
@@ -71,6 +70,12 @@ class ProxyLike(Protocol):
 
     def set_enabled(self, enabled: bool) -> None: ...
 
+    @property
+    def http_toxics(self) -> bool:
+        """Whether the Toxiproxy behind this link has the harness's HTTP toxics."""
+
+    def describe_server(self) -> str: ...
+
 
 class FaultTarget(Protocol):
     """What a fault needs from a running environment (:class:`harness.environment.Environment`)."""
@@ -89,12 +94,14 @@ class FaultTarget(Protocol):
         """Record that ``fault`` is now on (True) or off (False)."""
 
 
-_current: ContextVar[FaultTarget | None] = ContextVar("chaos_fault_target", default=None)
 _registry: dict[str, type[Fault]] = {}
 
 
 def current_target() -> FaultTarget:
-    target = _current.get()
+    """The running system of the current chaos test (see :mod:`harness.context`)."""
+    from harness.context import current_environment
+
+    target = current_environment()
     if target is None:
         raise FaultError(
             "no running environment to apply this fault to; use it inside a test that takes "
@@ -105,11 +112,11 @@ def current_target() -> FaultTarget:
 
 @contextmanager
 def using_target(target: FaultTarget) -> Iterator[None]:
-    token = _current.set(target)
-    try:
+    """Make ``target`` the current chaos test's system for the block."""
+    from harness.context import using_environment
+
+    with using_environment(target):  # type: ignore[arg-type]
         yield
-    finally:
-        _current.reset(token)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """HTTP faults: the project's own Toxiproxy toxics that act on whole HTTP responses.
 
-They are compiled into the project's Toxiproxy build (``compose/toxiproxy/httptoxics``) and
-work on the downstream stream of a link (the responses). Which responses are affected is a
+They are compiled into the project's Toxiproxy build (``harness/toxiproxy_build/
+httptoxics``), which the harness puts on a system's links, and work on the downstream
+stream of a link (the responses); a stock Toxiproxy refuses them. Which responses are affected is a
 pure function of the toxic's ``seed`` and the response's index ``n`` (0, 1, 2, ... across
 all connections of the proxy, restarting whenever the toxic is added):
 
@@ -20,6 +21,7 @@ from typing import Any, ClassVar, Literal
 from faults.base import FaultTarget, derive_seed
 from faults.network import ToxicFault
 from faults.validation import MAX_MS, check_choice, check_int, check_rate, check_seed
+from harness.errors import FaultError
 
 __all__ = [
     "MALFORMED_MODES",
@@ -62,6 +64,22 @@ class HttpFault(ToxicFault):
         owner = type(self).__name__
         check_rate(owner, "rate", self.rate)
         check_seed(owner, "seed", self.seed)
+
+    def validate(self, target: FaultTarget) -> None:
+        super().validate(target)
+        try:
+            proxy = target.proxy(self.link)
+        except FaultError:
+            return  # not running yet: checked again when it is applied
+        if not proxy.http_toxics:
+            raise FaultError(
+                f"{type(self).__name__} on {self.link}: the proxy of this link "
+                f"({proxy.describe_server()}) is a stock Toxiproxy, and HTTP faults need "
+                "the chaos-harness build of Toxiproxy, which adds the HTTP toxics. Let the "
+                "harness supply the proxies (list the link under x-chaos.links without "
+                "listen/upstream, and drop x-chaos.toxiproxy), or use a network fault "
+                "(Latency, ResetPeer, Timeout, LinkDown) on this link"
+            )
 
     def toxic_seed(self, session_seed: int) -> int:
         """The seed given to the toxic: the fault's own, or one derived from the session's."""

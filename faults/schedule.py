@@ -49,7 +49,9 @@ MAX_STEPS = 1000
 
 
 class ScheduleTarget(FaultTarget, Protocol):
-    def url(self, service: str) -> str: ...
+    """A running system a schedule can drive: faults, and load for its bursts."""
+
+    def load(self, service: str, request: str, **options: Any) -> LoadResult: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -334,10 +336,8 @@ def _run_step(step: Step, target: ScheduleTarget, turned_on: list[Fault]) -> Loa
     elif isinstance(step, Wait):
         time.sleep(step.seconds)
     else:
-        from harness.load import run_load
-
-        return run_load(
-            target.url(step.service),
+        return target.load(
+            step.service,
             step.request,
             rate=step.rate,
             seconds=step.seconds,

@@ -1,8 +1,9 @@
 """Builds what a topology needs: the host pre-build step, then images keyed by content.
 
 An image is tagged with a hash of everything that goes into it (the files of its build
-context that ``.dockerignore`` lets through, the Dockerfile's name and the build args), so a
-run rebuilds exactly the images whose inputs changed and reuses the rest.
+context that ``.dockerignore`` lets through, the Dockerfile's name, the target stage and
+the build args), so a run rebuilds exactly the images whose inputs changed and reuses the
+rest. A service with only ``image:`` uses that image from the engine, pulled once if absent.
 """
 
 from __future__ import annotations
@@ -28,12 +29,15 @@ __all__ = [
     "build_images",
     "build_lock",
     "context_hash",
+    "image_repository",
     "image_tag",
+    "prune_images",
     "run_prebuild",
 ]
 
 IMAGE_LABEL = "chaos-harness.inputs"
 _PREBUILD_TIMEOUT_S = 900
+_IMAGES_KEPT = 4  # per project and service; older ones are pruned after a new build
 
 
 @contextmanager
@@ -144,13 +148,46 @@ def context_hash(build: Build, extra_args: Mapping[str, str] | None = None) -> s
             digest.update(rel.encode() + b"\0")
             digest.update(_file_digest(file))
     digest.update(build.dockerfile.encode() + b"\0")
+    if build.target is not None:  # only when set: images built before targets keep their tag
+        digest.update(f"target={build.target}\0".encode())
     for key, value in sorted({**build.args, **(extra_args or {})}.items()):
         digest.update(f"{key}={value}\0".encode())
     return digest.hexdigest()
 
 
-def image_tag(service: Service, digest: str) -> str:
-    return f"chaos-harness/{service.name}:{digest[:16]}"
+def image_repository(topology: Topology, service: Service) -> str:
+    """Images are named per project and service, so two projects never share a name."""
+    return f"chaos-harness/{topology.project}-{service.name}"
+
+
+def image_tag(topology: Topology, service: Service, digest: str) -> str:
+    return f"{image_repository(topology, service)}:{digest[:16]}"
+
+
+def prune_images(client: docker.DockerClient, repository: str, *, keep: str) -> list[str]:
+    """Remove older images of ``repository`` but the newest few (and ``keep``); an image a
+    container still uses stays. Returns the tags removed.
+
+    A few are kept, not one: a run may use two builds of a service at once (a race
+    build beside the plain one), and the next run should not have to rebuild either.
+    """
+    import docker.errors
+
+    images = sorted(
+        client.images.list(name=repository),
+        key=lambda image: str(image.attrs.get("Created", "")),
+        reverse=True,
+    )
+    removed: list[str] = []
+    for image in images[_IMAGES_KEPT:]:
+        if keep in image.tags:
+            continue
+        try:
+            client.images.remove(image.id, noprune=False)
+        except docker.errors.APIError:
+            continue  # in use by a container (another session's), or already gone
+        removed += image.tags
+    return removed
 
 
 def build_images(
@@ -158,7 +195,7 @@ def build_images(
 ) -> dict[str, str]:
     """Build (or reuse) an image for every service; return service name -> image.
 
-    ``extra_args`` are build args given to every build (``CHAOS_VARIANT=race``, say).
+    ``extra_args`` are build args given to every build (``x-chaos.race.build_args``, say).
     """
     import docker.errors
 
@@ -166,17 +203,40 @@ def build_images(
     for service in topology.services.values():
         if service.build is None:
             assert service.image is not None  # the topology guarantees one of the two
+            _ensure_image(client, service, service.image)
             images[service.name] = service.image
             continue
         args = {**service.build.args, **(extra_args or {})}
         digest = context_hash(service.build, extra_args)
-        tag = image_tag(service, digest)
+        tag = image_tag(topology, service, digest)
         try:
             client.images.get(tag)
         except docker.errors.ImageNotFound:
             _build_one(client, service, service.build, args, tag, digest)
+            prune_images(client, image_repository(topology, service), keep=tag)
         images[service.name] = tag
     return images
+
+
+def _ensure_image(client: docker.DockerClient, service: Service, image: str) -> None:
+    """Use ``image`` from the engine; when it is not there, try one pull, then fail clearly."""
+    import docker.errors
+
+    try:
+        client.images.get(image)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        client.images.pull(image)
+    except (docker.errors.DockerException, OSError) as exc:
+        reason = getattr(exc, "explanation", None) or exc
+        raise BuildError(
+            f"service {service.name!r} uses the image {image!r}, which is not on this Docker "
+            f"engine, and pulling it failed ({reason}). Put it on the engine first: "
+            f"`docker pull {image}` where a registry is reachable (or `docker save` it there "
+            "and `docker load -i FILE` here), or give the service a `build:` section"
+        ) from None
 
 
 def _build_one(
@@ -195,6 +255,7 @@ def _build_one(
             dockerfile=build.dockerfile,
             buildargs=dict(args),
             tag=tag,
+            target=build.target,
             labels={IMAGE_LABEL: digest},
             rm=True,
             forcerm=True,

@@ -6,8 +6,9 @@ started is removed before the error reaches the caller.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import TracebackType
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from harness.backends.base import Backend, ServiceState
 from harness.errors import ChaosError, FaultError, LeftoverFaultError
+from harness.events import Events
 from harness.history import History
 from harness.load import LoadResult, LoadRun, RequestFactory, start_load
 from harness.timeline import Timeline
@@ -44,12 +46,12 @@ class Environment:
         self.seed = seed
         self.startup_timeout_s = startup_timeout_s
         self._service_env = dict(service_env or {})
-        self._toxiproxy: ToxiproxyServer | None = None
+        self._servers: dict[tuple[str, int], ToxiproxyServer] = {}  # by API address
         self._proxies: dict[str, ProxyHandle] = {}
         self._active: list[Fault] = []
         self.faults_applied: list[Fault] = []  # every fault switched on, in order, for reports
-        # Called with (fault, now_active) whenever a fault goes on or off; reports listen here.
-        self.fault_listeners: list[Callable[[Fault, bool], None]] = []
+        # Faults going on and off, verdicts, progress: the summary and reports listen here.
+        self.events = Events()
         self.timeline = Timeline()  # the current test's; the plugin starts a new one per test
 
     # -- life cycle -------------------------------------------------------------------
@@ -72,6 +74,18 @@ class Environment:
 
     def start(self) -> None:
         self.backend.prepare(self.topology, self._service_env)
+        own = [link for link in self.topology.links.values() if link.transparent]
+        if own:
+            # Before any service: a service's name resolution points at its links' proxies.
+            apis = self.backend.start_link_proxies(own)
+            for link in own:
+                server = self._server(*apis[link.name])
+                server.wait_ready(
+                    self.startup_timeout_s,
+                    what=f"link {link.name}",
+                    logs=functools.partial(self.backend.link_logs, link.name),
+                )
+                self._proxies[link.name] = server.create(link, *self.backend.proxy_endpoints(link))
         for level in self.topology.start_levels():
             services = [self.topology.service(name) for name in level]
             with ThreadPoolExecutor(max_workers=len(services)) as pool:
@@ -82,15 +96,18 @@ class Environment:
                 self.backend.wait_ready(service, self.startup_timeout_s)
             spec = self.topology.toxiproxy
             if spec is not None and spec.service in level:
-                host, port = self.backend.address(spec.service, spec.api_port)
-                self._toxiproxy = ToxiproxyServer(host, port)
+                server = self._server(*self.backend.address(spec.service, spec.api_port))
                 for link in self.topology.links.values():
                     listen, upstream = self.backend.proxy_endpoints(link)
-                    self._proxies[link.name] = self._toxiproxy.create(link, listen, upstream)
+                    self._proxies[link.name] = server.create(link, listen, upstream)
+
+    def _server(self, host: str, port: int) -> ToxiproxyServer:
+        return self._servers.setdefault((host, port), ToxiproxyServer(host, port))
 
     def down(self) -> None:
         self._active.clear()
         self._proxies.clear()
+        self._servers.clear()
         self.backend.down()
 
     # -- addresses and signals -----------------------------------------------------------
@@ -155,6 +172,15 @@ class Environment:
 
     # -- faults ---------------------------------------------------------------------------
 
+    def link_address(self, link: str) -> tuple[str, int]:
+        """Where the test process reaches a link's proxy itself (on 127.0.0.1): what the
+        link's source reaches when it calls its upstream, faults included."""
+        return self.backend.link_address(self.topology.link(link))
+
+    def toxiproxy_versions(self) -> list[str]:
+        """What each Toxiproxy server of this system answers on GET /version."""
+        return [server.version() for server in self._servers.values()]
+
     def proxy(self, link: str) -> ProxyHandle:
         self.topology.link(link)  # an unknown link names the known ones
         try:
@@ -173,8 +199,7 @@ class Environment:
         else:
             self._active.remove(fault)
         self.timeline.on_fault(fault, active)
-        for listener in self.fault_listeners:
-            listener(fault, active)
+        self.events.fault(fault, active)
 
     @property
     def active_faults(self) -> tuple[Fault, ...]:
@@ -206,8 +231,8 @@ class Environment:
             leftovers += [f"toxic {t.name} ({t.type}) on {name}" for t in proxy.toxics()]
             if not proxy.enabled:
                 leftovers.append(f"link {name} down")
-        if self._toxiproxy is not None:
-            self._toxiproxy.reset()
+        for server in self._servers.values():
+            server.reset()
         return leftovers
 
     def reset(self) -> None:

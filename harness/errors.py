@@ -16,8 +16,10 @@ __all__ = [
     "HistoryError",
     "LeftoverFaultError",
     "ProbeError",
+    "SignalMissingError",
     "StartupError",
     "TopologyError",
+    "TopologyWarning",
 ]
 
 
@@ -31,6 +33,10 @@ class ConfigError(ChaosError):
 
 class TopologyError(ChaosError):
     """The compose file or its ``x-chaos`` block cannot be used as written."""
+
+
+class TopologyWarning(UserWarning):
+    """Parts of a compose file the harness leaves out or changes; the run goes on without them."""
 
 
 class BuildError(ChaosError):
@@ -71,3 +77,18 @@ class HistoryError(ChaosError):
 
 class ProbeError(ChaosError):
     """A standard signal (/metrics, pprof, logs, state) could not be read."""
+
+
+class SignalMissingError(ProbeError):
+    """The service answered, but not with the signal asked for: it does not serve it there.
+
+    Kept apart from an unreachable service because the remedy differs: serve the signal
+    (``howto``) or point the harness at the path it is served on.
+    """
+
+    def __init__(self, url: str, answer: str, what: str, howto: str) -> None:
+        self.url = url
+        self.answer = answer
+        self.what = what
+        self.howto = howto
+        super().__init__(f"GET {url} answered {answer} instead of {what}; to serve it, {howto}")

@@ -82,6 +82,30 @@ class Op:
 Pair = tuple[Op, Op | None]
 
 
+def request_label(invoke: Op, completion: Op | None = None) -> str:
+    """How a message names a request so a user can find it in the history and the logs.
+
+    ``request 17 (GET /products/1, sent at 2.310 s, X-Request-ID abc)``: the number the
+    client gave it (``Op.process``; the load generator numbers its requests so), what it
+    asked, when it was sent in seconds since the history began, and its X-Request-ID when
+    the request carried one or the reply echoed one.
+    """
+    request_id = _header(invoke, "X-Request-ID") or (
+        _header(completion, "X-Request-ID") if completion is not None else None
+    )
+    traced = f", X-Request-ID {request_id}" if request_id else ""
+    return f"request {invoke.process} ({invoke.f}, sent at {invoke.time:.3f} s{traced})"
+
+
+def _header(op: Op, name: str) -> str | None:
+    headers = op.value.get("headers") if isinstance(op.value, dict) else None
+    if not isinstance(headers, dict):
+        return None
+    wanted = name.lower()
+    found = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
+    return str(found) if found is not None else None
+
+
 class History:
     """An append-only, thread-safe sequence of ops.
 

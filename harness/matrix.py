@@ -141,9 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("suites", nargs="*", default=["suites"])
     options = parser.parse_args(args)
     try:
-        known = load_topology(options.compose).known_bugs or ()
+        declared = load_topology(options.compose).bugs
     except ChaosError as exc:  # e.g. run outside the repository: say so, no traceback
         parser.error(f"--compose {options.compose}: {exc}")
+    known = declared.names if declared is not None else ()
     bugs = [b for b in options.bugs.split(",") if b] or list(known)
     unknown = sorted(set(bugs) - set(known))
     if unknown:

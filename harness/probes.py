@@ -2,7 +2,9 @@
 
 Checks must work on any Go service, so everything here reads formats every such service
 already speaks: the Prometheus text exposition, ``/debug/pprof/goroutine?debug=2`` and the
-runtime's own ``panic:`` / ``fatal error:`` / race-detector reports in its logs.
+runtime's own ``panic:`` / ``fatal error:`` / race-detector reports in its logs. Metrics and
+pprof are optional for a service; a fetch that finds the service answering without them
+raises :class:`SignalMissingError`, which says how to add them.
 """
 
 from __future__ import annotations
@@ -17,8 +19,25 @@ from typing import Final
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.errors import ProbeError
+from harness.errors import ProbeError, SignalMissingError
 from harness.load import require_loopback
+
+# Where Go services conventionally serve their signals: promhttp's usual mount point and
+# the prefix net/http/pprof registers its handlers under.
+DEFAULT_METRICS_PATH: Final = "/metrics"
+DEFAULT_PPROF_PATH: Final = "/debug/pprof"
+
+METRICS_HOWTO: Final = (
+    "serve a Prometheus registry with promhttp from "
+    "github.com/prometheus/client_golang/prometheus/promhttp: "
+    'http.Handle("/metrics", promhttp.Handler()), or with Gin '
+    'router.GET("/metrics", gin.WrapH(promhttp.Handler()))'
+)
+PPROF_HOWTO: Final = (
+    'mount net/http/pprof: import _ "net/http/pprof" (it registers on '
+    "http.DefaultServeMux, which serves it if the service uses that mux); with Gin add also "
+    'router.GET("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux))'
+)
 
 # -- /metrics ---------------------------------------------------------------------------
 
@@ -230,6 +249,77 @@ def format_groups(
     return "\n\n".join(blocks)
 
 
+# -- goroutines that belong to a connection, not to work -------------------------------
+#
+# Some goroutines live exactly as long as a network connection and end when the peer
+# closes it, which the service does not control: the server's goroutine of an idle
+# keep-alive connection, the read and write loops of a pooled outgoing connection. They
+# are no leak while they wait on their connection, whatever their number. The same
+# connection goroutine is work in progress once it is anywhere else: a server connection
+# whose stack is inside a handler (a ServeHTTP frame above ``(*conn).serve``) is a request
+# still being handled, and one that never returns is exactly the leak a check must see.
+
+IDLE_INCOMING: Final = "idle keep-alive connections"
+REQUEST_READER: Final = "background readers of requests in progress"
+OUTGOING_POOL: Final = "read/write loops of pooled outgoing connections"
+DUMP_WRITER: Final = "goroutines writing the dump"
+
+# Functions a goroutine runs while it only reads its connection: the runtime, the poller,
+# net, bufio, TLS, and net/http's own request-line and header reading.
+_READING: Final = (
+    "runtime.",
+    "internal/",
+    "syscall.",
+    "net.",
+    "bufio.",
+    "io.",
+    "crypto/tls.",
+    "net/textproto.",
+    "net/http.(*connReader).",
+    "net/http.(*conn).readRequest",
+    "net/http.readRequest",
+    "net/http.(*persistConn).Read",
+)
+
+# (the function that owns the goroutine, the state it waits in when idle, what may run
+# above it then, what it is). Anything else above the owner means the connection is busy.
+_IDLE_CONNECTIONS: Final = (
+    ("net/http.(*conn).serve", "IO wait", _READING, IDLE_INCOMING),
+    ("net/http.(*persistConn).readLoop", "IO wait", _READING, OUTGOING_POOL),
+    # Waits in select for the next request to write; older runtimes show the select's
+    # runtime frames above it, newer ones hide them.
+    ("net/http.(*persistConn).writeLoop", "select", ("runtime.",), OUTGOING_POOL),
+)
+
+
+def idle_connection(group: GoroutineGroup) -> str | None:
+    """Which kind of connection goroutine ``group`` is, if it is one that only waits on its
+    connection (one of ``IDLE_INCOMING``, ``REQUEST_READER``, ``OUTGOING_POOL``,
+    ``DUMP_WRITER``); None for every other goroutine, including a request in progress."""
+    functions = [frame.function for frame in group.frames]
+    if any(function.startswith("runtime/pprof.writeGoroutine") for function in functions):
+        return DUMP_WRITER
+    creator = group.created_by.function if group.created_by is not None else ""
+    if creator.startswith("net/http.(*connReader).startBackgroundRead"):
+        # Reads one byte to notice a client that went away; ends with its request.
+        return REQUEST_READER
+    for owner, state, allowed, kind in _IDLE_CONNECTIONS:
+        if owner in functions and group.state == state:
+            above = functions[: functions.index(owner)]
+            if all(function.startswith(allowed) for function in above):
+                return kind
+    return None
+
+
+def handling_request(group: GoroutineGroup) -> bool:
+    """Whether ``group`` is a server connection's goroutine inside a request handler."""
+    functions = [frame.function for frame in group.frames]
+    if "net/http.(*conn).serve" not in functions:
+        return False
+    above = functions[: functions.index("net/http.(*conn).serve")]
+    return any("ServeHTTP" in function for function in above)
+
+
 # -- logs -------------------------------------------------------------------------------
 
 # Only at the start of a line (optionally after a "service-1  | " compose prefix): the
@@ -288,7 +378,7 @@ def scan_logs(text: str, *, context: int = 12, max_race_lines: int = 60) -> list
 # -- fetching ---------------------------------------------------------------------------
 
 
-def _get(url: str, timeout: float, what: str) -> str:
+def _get(url: str, timeout: float, what: str, howto: str) -> str:
     require_loopback(url)
     try:
         response = requests.get(url, timeout=timeout)
@@ -298,28 +388,53 @@ def _get(url: str, timeout: float, what: str) -> str:
             "port published on 127.0.0.1?"
         ) from exc
     if response.status_code != 200:
-        raise ProbeError(
-            f"{url} answered {response.status_code} instead of {what}; check the path in "
-            "the x-chaos services block"
-        )
+        reason = f" {response.reason}" if response.reason else ""
+        raise SignalMissingError(url, f"{response.status_code}{reason}", what, howto)
     return response.text
 
 
-def fetch_metrics(base_url: str, path: str = "/metrics", *, timeout: float = 5.0) -> Metrics:
-    """GET and parse a service's Prometheus metrics (loopback only)."""
-    return parse_metrics(_get(base_url.rstrip("/") + path, timeout, "Prometheus metrics"))
+def fetch_metrics(
+    base_url: str, path: str = DEFAULT_METRICS_PATH, *, timeout: float = 5.0
+) -> Metrics:
+    """GET and parse a service's Prometheus metrics (loopback only).
+
+    Raises SignalMissingError when the service answers with anything but a Prometheus
+    text exposition (a 404, an HTML page), ProbeError when it does not answer.
+    """
+    url = base_url.rstrip("/") + path
+    what = "Prometheus metrics"
+    text = _get(url, timeout, what, METRICS_HOWTO)
+    try:
+        return parse_metrics(text)
+    except ProbeError as exc:
+        answer = f"200 with something else ({exc})"
+        raise SignalMissingError(url, answer, what, METRICS_HOWTO) from exc
 
 
 def fetch_goroutine_dump(
-    base_url: str, pprof_path: str = "/debug/pprof", *, timeout: float = 5.0
+    base_url: str, pprof_path: str = DEFAULT_PPROF_PATH, *, timeout: float = 5.0
 ) -> str:
     """GET the full goroutine dump (``goroutine?debug=2``) as text, e.g. to attach."""
     url = f"{base_url.rstrip('/')}{pprof_path.rstrip('/')}/goroutine?debug=2"
-    return _get(url, timeout, "a goroutine dump")
+    return _get(url, timeout, "a goroutine dump", PPROF_HOWTO)
 
 
 def fetch_goroutines(
-    base_url: str, pprof_path: str = "/debug/pprof", *, timeout: float = 5.0
+    base_url: str, pprof_path: str = DEFAULT_PPROF_PATH, *, timeout: float = 5.0
 ) -> list[GoroutineGroup]:
-    """GET the goroutine dump and group it by stack (loopback only)."""
-    return parse_goroutines(fetch_goroutine_dump(base_url, pprof_path, timeout=timeout))
+    """GET the goroutine dump and group it by stack (loopback only).
+
+    Raises SignalMissingError when what answered is not a goroutine dump (a 404, a page
+    that is not a dump, an empty body: a running Go program has at least one goroutine).
+    """
+    url = f"{base_url.rstrip('/')}{pprof_path.rstrip('/')}/goroutine?debug=2"
+    what = "a goroutine dump"
+    text = _get(url, timeout, what, PPROF_HOWTO)
+    try:
+        groups = parse_goroutines(text)
+    except ProbeError as exc:
+        answer = f"200 with something else ({exc})"
+        raise SignalMissingError(url, answer, what, PPROF_HOWTO) from exc
+    if not groups:
+        raise SignalMissingError(url, "200 with an empty body", what, PPROF_HOWTO)
+    return groups

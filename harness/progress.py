@@ -3,7 +3,10 @@
 Quiet by default; with ``-v`` (or a run that selects nightly tests, ``-m nightly``) each
 event is one terminal line, prefixed with the seconds since the run began::
 
-    [chaos +12.3s] fault on: latency 1500 ms on gateway->inventory (downstream)
+    [chaos +12.3s] fault on: latency 1500 ms on front->back (downstream)
+
+:class:`Progress` is a listener (see :mod:`harness.events`): the session subscribes it to
+every environment it starts.
 """
 
 from __future__ import annotations
@@ -17,31 +20,12 @@ if TYPE_CHECKING:
 
     from faults.base import Fault
 
-__all__ = ["configure", "enabled", "line", "on_fault", "say", "unconfigure", "write_now"]
-
-
-class _State:
-    config: pytest.Config | None = None
-    started: float = time.monotonic()
-
-
-_state = _State()
+__all__ = ["Progress", "enabled", "line", "write_now"]
 
 
 def enabled(verbose: int, markexpr: str) -> bool:
     """Progress is shown with -v, or when the run selects the nightly tests."""
     return verbose > 0 or ("nightly" in markexpr and "not nightly" not in markexpr)
-
-
-def configure(config: pytest.Config) -> None:
-    markexpr = str(getattr(config.option, "markexpr", "") or "")
-    verbose = int(getattr(config.option, "verbose", 0) or 0)
-    _state.config = config if enabled(verbose, markexpr) else None
-    _state.started = time.monotonic()
-
-
-def unconfigure() -> None:
-    _state.config = None
 
 
 def write_now(config: pytest.Config, text: str) -> None:
@@ -59,12 +43,19 @@ def line(text: str, elapsed_s: float) -> str:
     return f"[chaos +{elapsed_s:.1f}s] {text}"
 
 
-def say(text: str) -> None:
-    """Write one progress line, if progress is on."""
-    if _state.config is not None:
-        write_now(_state.config, line(text, time.monotonic() - _state.started))
+class Progress:
+    """Writes progress lines for one pytest run, when its options ask for them."""
 
+    def __init__(self, config: pytest.Config) -> None:
+        markexpr = str(getattr(config.option, "markexpr", "") or "")
+        verbose = int(getattr(config.option, "verbose", 0) or 0)
+        self.config = config
+        self.shown = enabled(verbose, markexpr)
+        self.started = time.monotonic()
 
-def on_fault(fault: Fault, active: bool) -> None:
-    """A fault listener (``Environment.fault_listeners``): one line per window edge."""
-    say(("fault on: " if active else "fault off: ") + fault.describe())
+    def on_progress(self, text: str) -> None:
+        if self.shown:
+            write_now(self.config, line(text, time.monotonic() - self.started))
+
+    def on_fault(self, fault: Fault, active: bool) -> None:
+        self.on_progress(("fault on: " if active else "fault off: ") + fault.describe())

@@ -32,11 +32,12 @@ from harness.history import History
 
 if TYPE_CHECKING:
     from faults.base import Fault
+    from harness.checks.verdict import Verdict
     from harness.environment import Environment
     from harness.settings import Settings
 
 __all__ = [
-    "FaultSteps",
+    "AllureListener",
     "TestArtifacts",
     "attach_json",
     "attach_text",
@@ -61,13 +62,22 @@ PNG_MIME = "image/png"
 TEXT_MIME = "text/plain"
 
 
-class FaultSteps:
-    """Opens an Allure step when a fault goes on and closes it when the fault is healed."""
+class AllureListener:
+    """A listener (see :mod:`harness.events`) that writes what a running system tells it
+    into the current Allure result: an Allure step per fault window (opened when the fault
+    goes on, closed when it is healed) and the evidence of every verdict that did not pass.
+    """
 
     def __init__(self) -> None:
         self._open: dict[int, str] = {}
 
-    def __call__(self, fault: Fault, active: bool) -> None:
+    def on_verdict(self, verdict: Verdict) -> None:
+        if verdict.passed:
+            return
+        for name, text in verdict.evidence.items():
+            attach_text(f"{verdict.check}: {name}", text)
+
+    def on_fault(self, fault: Fault, active: bool) -> None:
         key = id(fault)
         if active and key not in self._open:
             step = uuid.uuid4().hex
@@ -267,7 +277,7 @@ def environment_properties(
         "allure-pytest": _version("allure-pytest"),
         "backend": settings.backend,
         "seed": str(settings.seed),
-        "bugs": ",".join(settings.bugs) or "none (correct build)",
+        "bugs": ",".join(settings.bugs) or "none",
         "compose": str(settings.compose) if settings.compose else "none",
         "race": "yes" if settings.race else "no",
     }
@@ -283,25 +293,10 @@ def describe_environment(env: Environment) -> dict[str, str]:
         engine = _guarded("Docker engine version", client.version) or {}
         described["docker-engine"] = str(engine.get("Version", "unknown"))
         described.update(_guarded("image IDs", _images, client, env.backend.session) or {})
-    spec = env.topology.toxiproxy
-    if spec is not None:
-        from harness.toxiproxy import ToxiproxyServer
-
-        host, port = env.backend.address(spec.service, spec.api_port)
-        version = _guarded("Toxiproxy version", ToxiproxyServer(host, port).version)
-        described["toxiproxy"] = _toxiproxy_version(version)
+    versions = _guarded("Toxiproxy version", env.toxiproxy_versions)
+    if versions:
+        described["toxiproxy"] = ", ".join(sorted(set(versions)))
     return described
-
-
-def _toxiproxy_version(reply: str | None) -> str:
-    """Toxiproxy's ``/version`` answers ``{"version": "v2.12.0"}`` (older ones: plain text)."""
-    if not reply:
-        return "unknown"
-    try:
-        parsed = json.loads(reply)
-    except ValueError:
-        return reply
-    return str(parsed.get("version", reply)) if isinstance(parsed, dict) else reply
 
 
 def _images(client: Any, session: str) -> dict[str, str]:
@@ -311,7 +306,10 @@ def _images(client: Any, session: str) -> dict[str, str]:
     for container in client.containers.list(
         all=True, filters={"label": f"{SESSION_LABEL}={session}"}
     ):
-        service = container.labels.get("chaos-harness.service", container.name)
+        link = container.labels.get("chaos-harness.link")
+        service = container.labels.get("chaos-harness.service") or (
+            f"link.{link}" if link else container.name
+        )
         tag = container.attrs.get("Config", {}).get("Image", "?")
         image = container.attrs.get("Image", "?")
         found[f"image.{service}"] = f"{tag} {image}"

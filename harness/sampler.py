@@ -1,7 +1,9 @@
 """Polls services' ``/metrics`` in the background during a scenario: bounded time series.
 
 Checks that judge how a signal moved (a breaker's state, a goroutine count, a downstream's
-request counter) read these series instead of a single scrape.
+request counter) read these series instead of a single scrape. A series that was never
+observed says why in :meth:`MetricSampler.why_unobserved` (the service serves no metrics
+there, with how to add them; or they lack that series), for the check's unknown verdict.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from harness.errors import ChaosError
-from harness.probes import Metrics, fetch_metrics, sample
+from harness.probes import Metrics, sample
+from harness.signals import metrics_reader
 
 if TYPE_CHECKING:
     from harness.environment import Environment
@@ -30,6 +33,7 @@ class Scrape:
     time: float
     service: str
     metrics: Metrics | None  # None: the scrape failed (service down, paused, partitioned)
+    error: str | None = None  # why it failed
 
 
 class MetricSampler:
@@ -48,10 +52,7 @@ class MetricSampler:
             raise ChaosError(
                 "MetricSampler needs 0.01 <= interval_s <= 10 and 0 < max_seconds <= 600"
             )
-        self._targets = {
-            name: (env.url(name), env.topology.service(name).metrics or "/metrics")
-            for name in services
-        }
+        self._readers = {name: metrics_reader(env, name) for name in services}
         self.interval_s = interval_s
         self.max_seconds = max_seconds
         self.clock = clock
@@ -77,12 +78,13 @@ class MetricSampler:
             self._thread.join(timeout=10)
 
     def scrape_now(self) -> None:
-        for service, (url, path) in self._targets.items():
+        for service, read in self._readers.items():
             try:
-                metrics: Metrics | None = fetch_metrics(url, path, timeout=1.0)
-            except ChaosError:
-                metrics = None
-            self.scrapes.append(Scrape(self.clock(), service, metrics))
+                metrics: Metrics | None = read(1.0)
+                error = None
+            except ChaosError as exc:
+                metrics, error = None, str(exc)
+            self.scrapes.append(Scrape(self.clock(), service, metrics, error))
 
     def _run(self) -> None:
         deadline = time.monotonic() + self.max_seconds
@@ -96,3 +98,23 @@ class MetricSampler:
             for s in self.scrapes
             if s.service == service
         ]
+
+    def why_unobserved(
+        self, service: str, name: str, labels: Mapping[str, str] | None = None
+    ) -> str:
+        """Why ``series(service, name, labels)`` holds no value, or "" when it holds one."""
+        scrapes = [s for s in self.scrapes if s.service == service]
+        read = [s.metrics for s in scrapes if s.metrics is not None]
+        if not scrapes:
+            return f"{service}'s metrics were never scraped (the sampler did not run)"
+        if not read:
+            return (
+                f"none of {len(scrapes)} scrapes of {service}'s metrics worked: {scrapes[-1].error}"
+            )
+        if any(sample(metrics, name, labels) is not None for metrics in read):
+            return ""
+        wanted = ",".join(f'{k}="{v}"' for k, v in (labels or {}).items())
+        series = f"{name}{{{wanted}}}" if wanted else name
+        similar = sorted({n for metrics in read for n in metrics if n.startswith(name)})[:5]
+        hint = f" (series named like it: {', '.join(similar)})" if similar else ""
+        return f"{service}'s metrics were read but hold no series {series}{hint}"

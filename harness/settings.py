@@ -125,7 +125,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "bugs",
-        "comma-separated seeded bugs to switch on (passed to every service as CHAOS_BUGS)",
+        "comma-separated seeded bugs to switch on (names that x-chaos.bugs declares; every "
+        "service gets them in the variable it names)",
         _names,
         "",
         "NAME[,NAME...]",
@@ -153,7 +154,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "race",
-        "run the race-detector build of every service (build arg CHAOS_VARIANT=race)",
+        "run the race-detector build of every service (the build args of x-chaos.race)",
         _bool,
         "false",
         is_flag=True,

@@ -1,8 +1,9 @@
 """The run's closing summary: a verdict per invariant, the faults fired, the seed, and where
 the report and any saved failing schedules are.
 
-Checks report here when their verdict is required (:meth:`Verdict.require`) or when an
-exploration judges one; the plugin's fault listener counts the faults. The plugin prints
+:class:`RunSummary` is a listener (see :mod:`harness.events`): the session subscribes it to
+every environment it starts, so it counts the verdicts judged against a running system,
+the faults switched on, replays saved and notes. The session prints
 :func:`render_summary` from ``pytest_terminal_summary`` once a chaos system ran.
 With pytest-xdist each worker keeps its own tally, so the controller's summary shows only
 what it saw itself (the seed and the report's place).
@@ -18,15 +19,7 @@ if TYPE_CHECKING:
     from faults.base import Fault
     from harness.checks.verdict import Verdict
 
-__all__ = [
-    "RunSummary",
-    "collector",
-    "note_environment",
-    "note_fault",
-    "note_replay",
-    "note_verdict",
-    "render_summary",
-]
+__all__ = ["RunSummary", "render_summary", "write_terminal"]
 
 _ORDER = {"fail": 0, "unknown": 1, "pass": 2}
 
@@ -49,44 +42,20 @@ class RunSummary:
     def active(self) -> bool:
         return bool(self.environments or self.verdicts or self.faults or self.replays)
 
+    # -- listener ------------------------------------------------------------------------
 
-_collector = RunSummary()
+    def on_verdict(self, verdict: Verdict) -> None:
+        self.verdict(verdict.check, verdict.outcome.value, verdict.message)
 
+    def on_fault(self, fault: Fault, active: bool) -> None:
+        if active:
+            self.faults[fault.kind] += 1
 
-def collector() -> RunSummary:
-    return _collector
+    def on_note(self, text: str) -> None:
+        self.notes.append(text)
 
-
-def reset() -> None:
-    global _collector
-    _collector = RunSummary()
-
-
-def note_verdict(verdict: Verdict) -> None:
-    """Count a verdict judged against a running system (inside a chaos test); verdicts of
-    checks run on made-up data (the harness's own unit tests) are not the run's."""
-    from faults.base import current_target
-    from harness.errors import FaultError
-
-    try:
-        current_target()
-    except FaultError:
-        return
-    _collector.verdict(verdict.check, verdict.outcome.value, verdict.message)
-
-
-def note_fault(fault: Fault, active: bool) -> None:
-    """A fault listener: counts each fault switched on, by kind."""
-    if active:
-        _collector.faults[fault.kind] += 1
-
-
-def note_environment() -> None:
-    _collector.environments += 1
-
-
-def note_replay(path: str) -> None:
-    _collector.replays.append(path)
+    def on_replay_saved(self, path: str) -> None:
+        self.replays.append(path)
 
 
 def _overall(counts: Counter[str]) -> str:
@@ -101,11 +70,14 @@ def render_summary(
     summary: RunSummary,
     *,
     seed: int,
-    bugs: tuple[str, ...] = (),
+    system: str = "",
     report: str | None = None,
 ) -> list[str]:
-    """The summary as lines: invariants (failing first), faults, seed, report, replays."""
-    lines = [f"seed {seed}; build: {','.join(bugs) or 'correct (no seeded bug)'}"]
+    """The summary as lines: invariants (failing first), faults, seed, report, replays.
+
+    ``system`` says what ran (which seeded bugs were on, if the system has any).
+    """
+    lines = [f"seed {seed}" + (f"; {system}" if system else "")]
     if summary.verdicts:
         lines.append("invariants:")
         width = max(len(name) for name in summary.verdicts)
@@ -133,13 +105,13 @@ def render_summary(
 
 
 def write_terminal(
-    reporter: object, *, seed: int, bugs: tuple[str, ...], report: str | None
+    reporter: object, summary: RunSummary, *, seed: int, system: str, report: str | None
 ) -> None:
     """Print the summary through pytest's terminal reporter, if a chaos system ran."""
-    if not _collector.active:
+    if not summary.active:
         return
     write_sep = getattr(reporter, "write_sep")  # noqa: B009 - a TerminalReporter
     write_line = getattr(reporter, "write_line")  # noqa: B009
     write_sep("=", "chaos-harness summary")
-    for text in render_summary(_collector, seed=seed, bugs=bugs, report=report):
+    for text in render_summary(summary, seed=seed, system=system, report=report):
         write_line(text)

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from harness.context import using_environment
 from harness.environment import Environment
 from harness.report import TestArtifacts, label_faults, label_test
 from harness.timeline import Timeline
@@ -31,8 +32,6 @@ __all__ = ["chaos_test"]
 def chaos_test(request: pytest.FixtureRequest, env: Environment) -> Iterator[Environment]:
     """Reset ``env`` to its healthy baseline, make it the faults' target, and at the end
     fail loudly if a fault outlived the test; Allure labels and artifacts either way."""
-    from faults.base import using_target
-
     env.reset()
     env.timeline = Timeline()
     label_test(request.node)
@@ -43,7 +42,7 @@ def chaos_test(request: pytest.FixtureRequest, env: Environment) -> Iterator[Env
     artifacts = TestArtifacts(request.node, env)
     first = len(env.faults_applied)
     try:
-        with using_target(env):
+        with using_environment(env):
             yield env
         env.assert_healed()
     finally:

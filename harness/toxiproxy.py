@@ -8,17 +8,18 @@ It also sends every request without a timeout, so this module gives it one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+import tenacity
 import toxiproxy.api
 from toxiproxy import Proxy, Toxiproxy
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
-from harness.errors import FaultError
+from harness.errors import FaultError, StartupError
 from harness.topology import Link
 
 __all__ = ["API_TIMEOUT_S", "ProxyHandle", "ToxicState", "ToxiproxyServer", "proxy_name"]
@@ -66,6 +67,7 @@ class ToxiproxyServer:
         self.host = host
         self.port = port
         self._client = Toxiproxy()
+        self._version: str | None = None
 
     @contextmanager
     def bound(self) -> Iterator[Toxiproxy]:
@@ -83,10 +85,44 @@ class ToxiproxyServer:
                 "is its container running?"
             ) from None
 
+    def wait_ready(self, timeout_s: float, *, what: str, logs: Callable[[], str]) -> None:
+        """Wait until the API answers GET /version; else raise with the server's log."""
+
+        @tenacity.retry(
+            retry=tenacity.retry_if_exception_type(requests.RequestException),
+            stop=tenacity.stop_after_delay(timeout_s),
+            wait=tenacity.wait_exponential(multiplier=0.02, max=0.5),
+            reraise=True,
+        )
+        def probe() -> None:
+            requests.get(f"http://{self.host}:{self.port}/version", timeout=1).raise_for_status()
+
+        try:
+            probe()
+        except requests.RequestException as exc:
+            log = logs()
+            raise StartupError(
+                f"the Toxiproxy of {what} did not answer its API within {timeout_s:.0f} s "
+                f"({type(exc).__name__}); "
+                + ("its log is below" if log.strip() else "it printed nothing"),
+                service=what,
+                logs=log,
+            ) from None
+
     def version(self) -> str:
-        with self.bound():
-            reply = requests.get(f"http://{self.host}:{self.port}/version", timeout=2)
-        return _checked(reply).text.strip()
+        """What GET /version answers: ``v2.12.0`` (``{"version": ...}`` is unwrapped)."""
+        if self._version is None:
+            with self.bound():
+                reply = requests.get(f"http://{self.host}:{self.port}/version", timeout=2)
+            self._version = _version_text(_checked(reply).text.strip())
+        return self._version
+
+    @property
+    def http_toxics(self) -> bool:
+        """Whether this server has the HTTP toxics (the harness's own build)."""
+        from harness.proxies import has_http_toxics
+
+        return has_http_toxics(self.version())
 
     def create(self, link: Link, listen: str, upstream: str) -> ProxyHandle:
         with self.bound() as client:
@@ -109,6 +145,13 @@ class ProxyHandle:
         self.link = link
         self.name = proxy_name(link)
         self._proxy = proxy
+
+    @property
+    def http_toxics(self) -> bool:
+        return self.server.http_toxics
+
+    def describe_server(self) -> str:
+        return f"Toxiproxy {self.server.version()} at {self.server.host}:{self.server.port}"
 
     def add_toxic(
         self,
@@ -175,6 +218,17 @@ def _checked(reply: requests.Response) -> requests.Response:
             f"{reply.request.path_url}: {reply.text.strip()}"
         )
     return reply
+
+
+def _version_text(reply: str) -> str:
+    """Toxiproxy's ``/version`` answers ``{"version": "v2.12.0"}`` (older ones: plain text)."""
+    import json
+
+    try:
+        parsed = json.loads(reply)
+    except ValueError:
+        return reply
+    return str(parsed.get("version", reply)) if isinstance(parsed, dict) else reply
 
 
 def _text(exc: Exception) -> str:

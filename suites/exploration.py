@@ -66,7 +66,6 @@ from faults import (
 )
 from faults.strategies import FAMILIES
 from faults.strategies import faults as fault_strategy
-from harness import progress
 from harness.checks import (
     Outcome,
     Verdict,
@@ -89,12 +88,12 @@ from harness.errors import ChaosError
 from harness.explore import PROFILES, Budget, Failure, FailureLog, hypothesis_settings
 from harness.history import History
 from harness.sampler import MetricSampler
-from harness.summary import note_verdict
 from suites.reference import (
     GOROUTINES_PER_HELD_CALL,
     OTHER_GOROUTINES,
     acknowledged,
     close_breakers,
+    gateway_classify,
     gateway_setting_int,
     gateway_setting_ms,
     get_json,
@@ -187,7 +186,9 @@ class ExampleRun:
             # An earlier example (a failing one, or a candidate Hypothesis tried while
             # shrinking) left a breaker open for good. A fresh gateway process is the
             # baseline then, so that this example is judged by its own steps alone.
-            progress.say("a breaker stayed open after an earlier example: restarting gateway")
+            self.env.events.progress(
+                "a breaker stayed open after an earlier example: restarting gateway"
+            )
             self.env.restart(GATEWAY)
         if not close_breakers(self.env):
             self._fail(
@@ -231,7 +232,7 @@ class ExampleRun:
         if any(_silences_gateway(f) for f in self.active):
             # Killed, frozen or unplugged by the schedule: there is no reply to judge (and a
             # disconnected container has no published address to send to).
-            progress.say(f"burst skipped, the gateway is down: {step.describe()}")
+            self.env.events.progress(f"burst skipped, the gateway is down: {step.describe()}")
             return
         if step.request == ORDERS:
             key_prefix = f"{self.prefix}b{len(self.bursts)}"
@@ -256,6 +257,7 @@ class ExampleRun:
                     seconds=step.seconds,
                     max_requests=step.max_requests,
                     timeout=step.timeout_s,
+                    classify=gateway_classify,
                 )
             )
         burst = Burst(step, prefix, result.history, result.sent, judged=patient)
@@ -308,7 +310,7 @@ class ExampleRun:
         _, opened_after = self._breaker_reading(downstream)
         name = "breaker trips"
         if state_before != 0 or opened_after > opened_before:
-            note_verdict(Verdict.passing(name, f"the breaker for {downstream} opened"))
+            self.env.events.verdict(Verdict.passing(name, f"the breaker for {downstream} opened"))
             return
         self._fail(
             Verdict.failing(
@@ -365,7 +367,7 @@ class ExampleRun:
         self.env.heal_all()
         if self.failed:
             return  # the first broken invariant is the story; the rest would only add noise
-        progress.say(f"quiesce after {len(self.steps)} steps")
+        self.env.events.progress(f"quiesce after {len(self.steps)} steps")
         time.sleep(QUIESCE_S)
         for name in SERVICES:
             if name not in self.replaced:
@@ -394,7 +396,9 @@ class ExampleRun:
                 )
             )
         else:
-            note_verdict(Verdict.passing("breaker recovers after heal", "all breakers closed"))
+            self.env.events.verdict(
+                Verdict.passing("breaker recovers after heal", "all breakers closed")
+            )
         for name in SERVICES:
             if name in self.replaced:
                 continue  # a new process: the old baseline says nothing about it
@@ -470,16 +474,18 @@ class ExampleRun:
 
     def _require(self, verdict: Verdict) -> None:
         """An exploration fails on a failing verdict only; unknown (unobserved) is noted."""
-        note_verdict(verdict)
+        self.env.events.verdict(verdict)
         if verdict.outcome is Outcome.FAIL:
             self._fail(verdict, noted=True)
 
     def _fail(self, verdict: Verdict, *, noted: bool = False) -> None:
         self.failed = True
         if not noted:
-            note_verdict(verdict)
+            self.env.events.verdict(verdict)
         message = f"[{verdict.check}: {verdict.outcome.value}] {verdict.message}"
-        progress.say(f"broken after {len(self.steps)} steps: {message.splitlines()[0][:120]}")
+        self.env.events.progress(
+            f"broken after {len(self.steps)} steps: {message.splitlines()[0][:120]}"
+        )
         if self.on_failure is not None:
             self.on_failure(self.schedule(), message)
         raise InvariantBroken(message)
@@ -546,7 +552,7 @@ def replay(env: Environment, schedule: Schedule, runs: int) -> tuple[int, list[s
     """Run ``schedule`` ``runs`` times; (how many broke an invariant, their messages)."""
     messages: list[str] = []
     for number in range(1, runs + 1):
-        progress.say(f"replay {number}/{runs}")
+        env.events.progress(f"replay {number}/{runs}")
         try:
             run_schedule_checked(env, schedule)
         except InvariantBroken as exc:
@@ -572,7 +578,7 @@ def exploration_machine(env: Environment, log: FailureLog) -> type[RuleBasedStat
         def __init__(self) -> None:
             super().__init__()
             log.examples += 1
-            progress.say(f"example {log.examples}")
+            env.events.progress(f"example {log.examples}")
             self.run = ExampleRun(env, on_failure=log.add)
             self.run.start()
 
@@ -677,7 +683,7 @@ def explore(
     wanted = max_examples if max_examples is not None else chosen.max_examples
     log = FailureLog()
     budget = Budget(budget_s if budget_s is not None else chosen.budget_s)
-    progress.say(f"exploring: profile {profile}, seed {seed}, budget {budget.seconds:.0f} s")
+    env.events.progress(f"exploring: profile {profile}, seed {seed}, budget {budget.seconds:.0f} s")
     error: BaseException | None = None
     planned = 0
     round_number = 0

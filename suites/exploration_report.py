@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from harness import summary
 from harness.environment import Environment
 from harness.errors import ConfigError
 from harness.explore import (
@@ -46,11 +45,11 @@ def explore_or_replay(
     )
     if found.failure is not None:
         root = request.config.rootpath
-        message = failure_report(found, settings, root)
+        message = failure_report(env, found, settings, root)
         pytest.fail(message, pytrace=False)
 
 
-def failure_report(found: Exploration, settings: Settings, root: Path) -> str:
+def failure_report(env: Environment, found: Exploration, settings: Settings, root: Path) -> str:
     """Save the shortest failing schedule; the message shows it as code and how to replay."""
     failure = found.failure
     assert failure is not None
@@ -60,7 +59,7 @@ def failure_report(found: Exploration, settings: Settings, root: Path) -> str:
     code = schedule_as_code(failure.schedule)
     attach_text("shortest failing schedule (code)", code)
     attach_json("shortest failing schedule (replay JSON)", failure.schedule.to_json())
-    summary.note_replay(str(shown))
+    env.events.replay_saved(str(shown))
     return (
         f"exploration broke an invariant after {found.examples} examples.\n"
         f"{failure.message}\n\n"
@@ -80,7 +79,7 @@ def run_replay(
     runs = settings.replay_runs
     failed, messages = replay(env, schedule, runs)
     line = reproduced_line(failed, runs)
-    summary.collector().notes.append(f"replay of {path}: {line}")
+    env.events.note(f"replay of {path}: {line}")
     _say(request.config, f"\nreplay of {path}: {line}")
     if failed:
         shown = "\n".join(messages[:3])

@@ -12,8 +12,8 @@ import requests
 import tenacity
 
 from harness.environment import Environment
-from harness.history import OK, History, Op
-from harness.load import RequestFactory, RequestSpec
+from harness.history import FAIL, OK, History, Op
+from harness.load import Outcome, RequestFactory, RequestSpec, default_classify
 from harness.probes import fetch_metrics, sample
 
 _GO_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
@@ -63,6 +63,14 @@ def order_requests(prefix: str) -> RequestFactory:
 
     make.__name__ = "POST /orders"
     return make
+
+
+def gateway_classify(outcome: Outcome) -> str:
+    """The gateway's contract: a 503 (breaker open, bulkhead full) is answered before any
+    work is done, so a refused order surely had no effect, unlike a 503 in general."""
+    if outcome.status == 503:
+        return FAIL
+    return default_classify(outcome)
 
 
 def order_key(invoke: Op, done: Op) -> str | None:

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import pytest
 
 from faults import Fault, HttpError, Latency
-from harness.checks import Verdict, breaker_trips_and_recovers, status_counts
-from harness.checks.breaker import CLOSED, HALF_OPEN, OPEN
+from harness.checks import GOBREAKER_STATES, Verdict, breaker_trips_and_recovers, status_counts
 from harness.environment import Environment
-from harness.history import History
+from harness.history import History, request_label
 from harness.sampler import MetricSampler, Series
 from suites.reference import gateway_setting_ms, metric
 
@@ -34,7 +33,10 @@ SLOW_FAILURE_MS = 300
 FAST_FAIL_MS = 150.0  # an open breaker answers from memory: far below SLOW_FAILURE_MS
 RECOVERY_EPSILON_S = 1.5  # on top of BREAKER_TIMEOUT: the next probe plus scrape jitter
 
-STATE_NAMES = {CLOSED: "closed", HALF_OPEN: "half-open", OPEN: "open", None: "not exported"}
+# The gateway's breakers are sony/gobreaker's and export its State numbering.
+STATE_NUMBERING = GOBREAKER_STATES
+CLOSED, OPEN = 0.0, 2.0
+STATE_NAMES: dict[float | str | None, str] = {**STATE_NUMBERING, None: "not exported"}
 
 
 def require_breaker_closed(chaos: Environment) -> None:
@@ -68,7 +70,7 @@ def replies_while_open_are_fast(
         value = done.value if isinstance(done.value, dict) else {}
         latency = value.get("latency_ms")
         if not isinstance(latency, int | float) or latency > budget_ms:
-            slow.append(f"#{invoke.index} {value.get('status')} after {latency} ms")
+            slow.append(f"{request_label(invoke, done)}: {value.get('status')} after {latency} ms")
     if not sent_while_open:
         return Verdict.unknown(name, "no request was sent while the breaker was open"), 0
     if slow:
@@ -93,6 +95,7 @@ class BreakerRun:
     fault_start: float
     fault_end: float
     breaker_timeout_s: float
+    why_unobserved: tuple[str, str]  # why states, inventory_reads hold no value ("" if they do)
 
 
 def run_fault_window(chaos: Environment, faults: Sequence[Fault], fault_s: float) -> BreakerRun:
@@ -119,6 +122,10 @@ def run_fault_window(chaos: Environment, faults: Sequence[Fault], fault_s: float
         fault_start=fault_start,
         fault_end=fault_end,
         breaker_timeout_s=breaker_timeout_s,
+        why_unobserved=(
+            sampler.why_unobserved("gateway", "gateway_breaker_state", BREAKER),
+            sampler.why_unobserved("inventory", *INVENTORY_READS),
+        ),
     )
     assert result.sent >= 0.9 * result.planned, f"the load fell behind: {result.summary()}"
     # The fault fired: inventory kept receiving reads while it failed (before the trip).
@@ -146,6 +153,9 @@ def trips_and_recovers(run: BreakerRun) -> Verdict:
         downstream_calls=run.inventory_reads,
         calls_allowed_while_open=probes + calls_in_one_sample,
         breaker="the gateway's breaker for inventory",
+        state_names=STATE_NUMBERING,
+        why_states_unobserved=run.why_unobserved[0],
+        why_calls_unobserved=run.why_unobserved[1],
     )
 
 

@@ -100,6 +100,7 @@ def test_overload_on_a_slow_downstream_is_shed_and_goroutines_stay_bounded(
             f"{OFFERED_RATE:g} reads/s for {OVERLOAD_S:g} s on a downstream slowed by "
             f"{slow_ms} ms; replies {replies}"
         ),
+        why_unobserved=sampler.why_unobserved("gateway", "go_goroutines"),
     ).require()
 
     shed = sum(1 for _, done in history.completed() if is_shed(done.value))

@@ -10,8 +10,15 @@ import pytest
 from faults import Kill, Latency, Terminate
 from harness.checks import effects_carry_their_cause, no_lost_or_duplicated_writes
 from harness.environment import Environment
-from harness.history import History
-from suites.reference import acknowledged, get_json, order_key, order_requests, stored_order_keys
+from harness.history import History, request_label
+from suites.reference import (
+    acknowledged,
+    gateway_classify,
+    get_json,
+    order_key,
+    order_requests,
+    stored_order_keys,
+)
 
 
 def dropped_in_flight(history: History, signalled_at: float) -> list[str]:
@@ -27,14 +34,18 @@ def dropped_in_flight(history: History, signalled_at: float) -> list[str]:
         if done is None or done.time < signalled_at:
             continue  # finished before the signal
         if not isinstance(done.value, dict) or done.value.get("status") is None:
-            dropped.append(f"#{invoke.index} (sent {signalled_at - invoke.time:.2f} s before)")
+            dropped.append(
+                f"{request_label(invoke)} ({signalled_at - invoke.time:.2f} s before the signal)"
+            )
     return dropped
 
 
 def test_acknowledged_orders_survive_a_kill_of_the_gateway(
     chaos: Environment, key_prefix: str
 ) -> None:
-    with chaos.start_load("gateway", order_requests(key_prefix), rate=20, seconds=3) as load:
+    with chaos.start_load(
+        "gateway", order_requests(key_prefix), classify=gateway_classify, rate=20, seconds=3
+    ) as load:
         time.sleep(1.0)  # hold the kill until orders are flowing
         with Kill("gateway"):
             killed_at = load.history.now()
@@ -58,7 +69,12 @@ def test_sigterm_lets_in_flight_orders_finish_and_drains_the_audit_queue(
     # Inventory latency keeps several orders, and their audit events, in flight.
     with Latency("gateway->inventory", ms=300):
         load = chaos.start_load(
-            "gateway", order_requests(key_prefix), rate=20, seconds=2, timeout=10
+            "gateway",
+            order_requests(key_prefix),
+            classify=gateway_classify,
+            rate=20,
+            seconds=2,
+            timeout=10,
         )
         time.sleep(1.0)
         signalled_at = load.history.now()

@@ -27,7 +27,6 @@ from faults import (
     Pause,
     ResetPeer,
 )
-from harness import progress
 from harness.checks import (
     Outcome,
     Verdict,
@@ -41,10 +40,10 @@ from harness.checks import (
 )
 from harness.environment import Environment
 from harness.settings import Settings
-from harness.summary import note_verdict
 from suites.exploration_report import explore_or_replay
 from suites.reference import (
     close_breakers,
+    gateway_classify,
     gateway_setting_ms,
     order_key,
     order_requests,
@@ -88,10 +87,17 @@ def test_soak_faults_under_steady_load_keep_every_invariant(
     baseline = goroutine_baseline(chaos, "gateway")
     problems: list[str] = []
 
-    progress.say(f"soak: {SOAK_S:.0f} s, windows of {FAULT_S:.0f} s fault + {QUIET_S:.0f} s")
+    chaos.events.progress(
+        f"soak: {SOAK_S:.0f} s, windows of {FAULT_S:.0f} s fault + {QUIET_S:.0f} s"
+    )
     reads = chaos.start_load("gateway", "GET /products/1", rate=READ_RATE, seconds=SOAK_S)
     orders = chaos.start_load(
-        "gateway", order_requests(key_prefix), rate=ORDER_RATE, seconds=SOAK_S, timeout=10
+        "gateway",
+        order_requests(key_prefix),
+        classify=gateway_classify,
+        rate=ORDER_RATE,
+        seconds=SOAK_S,
+        timeout=10,
     )
     with reads, orders:
         started = time.monotonic()
@@ -99,18 +105,18 @@ def test_soak_faults_under_steady_load_keep_every_invariant(
         while time.monotonic() - started + FAULT_S + QUIET_S <= SOAK_S:
             window += 1
             fault = rng.choice(pool)
-            progress.say(f"soak window {window}: {fault.describe()}")
+            chaos.events.progress(f"soak window {window}: {fault.describe()}")
             with fault:
                 time.sleep(FAULT_S)
             time.sleep(QUIET_S)
             # While the load goes on: the gateway kept its process and closes its breakers.
             verdict = survives(chaos, "gateway", gateway_before)
-            note_verdict(verdict)
+            chaos.events.verdict(verdict)
             if not verdict.passed:
                 problems.append(f"window {window} ({fault.describe()}): {verdict.message}")
                 break
             closed = close_breakers(chaos, timeout_s=breaker_s + 3)
-            note_verdict(
+            chaos.events.verdict(
                 Verdict(
                     "breaker recovers after heal",
                     Outcome.PASS if closed else Outcome.FAIL,
@@ -121,7 +127,7 @@ def test_soak_faults_under_steady_load_keep_every_invariant(
                 problems.append(f"window {window} ({fault.describe()}): a breaker stayed open")
         read_result, order_result = reads.wait(), orders.wait()
 
-    progress.say("soak: load stopped; quiesce and final checks")
+    chaos.events.progress("soak: load stopped; quiesce and final checks")
     assert not problems, "\n".join(problems)
     answers_within(read_result.history, read_budget, epsilon_ms=EPSILON_MS).require()
     answers_within(order_result.history, order_budget, epsilon_ms=EPSILON_MS).require()

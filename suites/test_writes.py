@@ -13,6 +13,7 @@ from harness.environment import Environment
 from harness.testscope import chaos_test
 from suites.reference import (
     acknowledged,
+    gateway_classify,
     metric,
     order_key,
     order_requests,
@@ -52,7 +53,12 @@ def test_order_counter_agrees_with_the_history_and_no_race_is_reported(
     # hides the race from the detector; a burst is what a race needs.
     with Latency("gateway->inventory", ms=100):
         result = chaos_race.load(
-            "gateway", order_requests(key_prefix), rate=200, seconds=0.5, timeout=10
+            "gateway",
+            order_requests(key_prefix),
+            classify=gateway_classify,
+            rate=200,
+            seconds=0.5,
+            timeout=10,
         )
     assert result.max_in_flight > 1, "orders never overlapped: no concurrency was exercised"
 
@@ -75,7 +81,14 @@ def test_retried_charges_take_effect_exactly_once(chaos: Environment, key_prefix
     # Half of payment's replies are cut off after the charge was made: the gateway cannot
     # know whether it was, and retries.
     with HttpMalformed("gateway->payment", mode="truncate", rate=0.5):
-        result = chaos.load("gateway", order_requests(key_prefix), rate=10, seconds=2, timeout=5)
+        result = chaos.load(
+            "gateway",
+            order_requests(key_prefix),
+            classify=gateway_classify,
+            rate=10,
+            seconds=2,
+            timeout=5,
+        )
 
     retried = (metric(chaos, "gateway", "gateway_downstream_retries_total") or 0.0) - retries_before
     assert retried > 0, "no call was retried: the fault did not fire"

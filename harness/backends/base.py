@@ -4,14 +4,19 @@ A backend runs the services of a topology somewhere the test process can reach o
 127.0.0.1, and can do to each of them what production does: kill, terminate, pause,
 resume, restart. It records everything it creates so that :meth:`Backend.down` (and, for a
 killed run, the reaper) can remove it.
+
+Readiness, the only thing a service must offer being a port: its healthcheck when it has
+one (a backend that runs one reports its status in :attr:`ServiceState.health`), else an
+answer 200 at its ``x-chaos`` health path, else its port accepting a connection.
 """
 
 from __future__ import annotations
 
+import shlex
 import socket
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -42,6 +47,10 @@ class ServiceState:
     restarts: int
     exit_code: int | None
     oom_killed: bool
+    # The container healthcheck's status (starting, healthy, unhealthy), None without one,
+    # and the last check's exit code and output.
+    health: str | None = None
+    health_log: str = ""
 
 
 class NotReadyError(Exception):
@@ -105,9 +114,33 @@ class Backend(ABC):
     @abstractmethod
     def state(self, service: str) -> ServiceState: ...
 
+    def command_line(self, service: str) -> tuple[str, ...]:
+        """The program and arguments the service runs (empty when unknown)."""
+        return ()
+
+    def start_link_proxies(self, links: Sequence[Link]) -> dict[str, tuple[str, int]]:
+        """Start the proxies the harness supplies for transparent links (before any service,
+        whose name resolution must point at them); return, per link name, where the test
+        process reaches its Toxiproxy API."""
+        raise BackendError(f"the {self.name} backend cannot put proxies on links")
+
+    def link_logs(self, link: str) -> str:
+        """What the proxy of a link the harness supplies printed (empty when unknown)."""
+        return ""
+
     def proxy_endpoints(self, link: Link) -> tuple[str, str]:
         """Where a link's proxy listens and where it forwards to, as Toxiproxy sees them."""
+        if link.listen is None:  # a proxy of its own, reached by the upstream's own port
+            return f"0.0.0.0:{link.upstream_port}", link.upstream
         return f"0.0.0.0:{link.listen}", link.upstream
+
+    def link_address(self, link: Link) -> tuple[str, int]:
+        """Where the test process reaches a link's proxy listener itself (loopback): what
+        the link's source reaches when it calls its upstream."""
+        assert self.topology is not None, "prepare() first"
+        if link.listen is not None and self.topology.toxiproxy is not None:
+            return self.address(self.topology.toxiproxy.service, link.listen)
+        raise BackendError(f"the {self.name} backend has no proxy for link {link.name!r}")
 
     def base_url(self, service: str) -> str:
         assert self.topology is not None, "prepare() first"
@@ -130,23 +163,54 @@ class Backend(ABC):
         try:
             probe()
         except NotReadyError as exc:
-            raise StartupError(
-                f"service {service.name!r} was not ready after {time.monotonic() - started:.1f} s "
-                f"({exc}); read its log lines below, or raise --chaos-startup-timeout if it is "
-                "only slow",
-                service=service.name,
-                logs=self.logs(service.name),
+            raise self._startup_error(
+                service,
+                f"was not ready after {time.monotonic() - started:.1f} s ({exc})",
+                "read its last log lines below, or raise --chaos-startup-timeout if it is only "
+                "slow",
+                "check that it starts the service and that the service becomes ready as said "
+                "above, or raise --chaos-startup-timeout if it is only slow",
             ) from None
+
+    def _startup_error(
+        self, service: Service, what: str, with_logs: str, without_logs: str
+    ) -> StartupError:
+        """``what`` happened to ``service``: say what it ran, and whether it printed anything."""
+        logs = self.logs(service.name)
+        command = self.command_line(service.name)
+        ran = f"it ran `{shlex.join(command)}`" if command else ""
+        if logs.strip():
+            told = f"{ran}; {with_logs}" if ran else with_logs
+        elif ran:
+            told = f"{ran} and printed nothing; {without_logs}"
+        else:
+            told = f"it printed nothing; {without_logs}"
+        return StartupError(
+            f"service {service.name!r} {what}; {told}", service=service.name, logs=logs
+        )
 
     def _probe_ready(self, service: Service) -> None:
         state = self.state(service.name)
         if not state.alive:
-            raise StartupError(
-                f"service {service.name!r} exited during start-up "
-                f"(status {state.status}, exit code {state.exit_code}); its log says why",
-                service=service.name,
-                logs=self.logs(service.name),
+            raise self._startup_error(
+                service,
+                f"exited during start-up (status {state.status}, exit code {state.exit_code})",
+                "its last log lines below say why",
+                "run it by hand to see why",
             )
+        if state.health is not None:
+            # Its own healthcheck decides, as `depends_on: condition: service_healthy` would.
+            last = f"; last check: {state.health_log}" if state.health_log else ""
+            if state.health == "healthy":
+                return
+            if state.health == "unhealthy":
+                raise self._startup_error(
+                    service,
+                    f"is unhealthy: its healthcheck failed{last}",
+                    "read its last log lines below, and check the healthcheck in the compose file",
+                    "check the healthcheck in the compose file",
+                )
+            raise NotReadyError(f"its healthcheck is still {state.health!r}{last}")
         try:
             host, port = self.address(service.name, service.http_port)
         except BackendError:

@@ -1,10 +1,17 @@
 """The local backend: the same build outputs run as host processes on 127.0.0.1.
 
 For users without a container engine. Every container port a topology names gets a free
-host port; ``SERVICE:PORT`` in environment values and ``{port:N}`` / ``{volume:NAME}`` in a
-service's ``x-chaos.local`` spec are rewritten to them. Each process runs in its own
-process group (so signals reach everything it started) and is recorded, with its owner,
-in a session folder that the reaper reads after a killed run.
+host port; ``SERVICE:PORT`` (or ``ALIAS:PORT`` of a network alias) in environment values
+and ``{port:N}`` / ``{volume:NAME}`` in a service's ``x-chaos.local`` spec are rewritten to
+them. Each process runs in its own process group (so signals reach everything it started)
+and is recorded, with its owner, in a session folder that the reaper reads after a killed
+run.
+
+What only a container can do is left out, and said once per topology: a compose
+healthcheck cannot run here, so readiness is an answer 200 at the ``x-chaos`` health path,
+else the port accepting a connection; bind mounts, tmpfs and anonymous volumes are not
+mounted (the process sees the host's files), ``extra_hosts`` are not resolved, and the
+``x-chaos.local`` command runs instead of the image's entrypoint and command.
 """
 
 from __future__ import annotations
@@ -19,12 +26,13 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.backends.base import Backend, ServiceState, free_port
 from harness.build import build_lock, run_prebuild
+from harness.compose import warn_once
 from harness.errors import BackendError, TopologyError
 from harness.labels import owner_alive, owner_token
 from harness.topology import Link, Service, Topology
@@ -43,6 +51,7 @@ def sessions_root() -> Path:
 class _Process:
     service: Service
     popen: subprocess.Popen[bytes] | None = None
+    command: tuple[str, ...] = ()
     started_at: str | None = None
     starts: int = 0
     paused: bool = False
@@ -58,6 +67,11 @@ class LocalBackend(Backend):
         self._env: Mapping[str, str] = {}
         self._processes: dict[str, _Process] = {}
         self._lock = threading.Lock()  # services of one start level are spawned in parallel
+        # The proxies the harness puts on transparent links: one Toxiproxy process for all,
+        # each link on its own loopback port that the link's source is pointed at.
+        self._proxy: subprocess.Popen[bytes] | None = None
+        self._proxy_api = 0
+        self._link_ports: dict[str, int] = {}
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -70,6 +84,7 @@ class LocalBackend(Backend):
             )
         self.topology = topology
         self._env = dict(env)
+        _warn_left_out(topology)
         self.folder.mkdir(parents=True, exist_ok=False)
         (self.folder / "owner").write_text(owner_token())
         with build_lock(topology):
@@ -80,8 +95,17 @@ class LocalBackend(Backend):
         if topology.toxiproxy is not None:
             proxy = topology.toxiproxy.service
             self._ports[(proxy, topology.toxiproxy.api_port)] = free_port()
-            for link in topology.links.values():
-                self._ports[(proxy, link.listen)] = free_port()
+        for link in topology.links.values():
+            if link.listen is not None and topology.toxiproxy is not None:
+                self._ports[(topology.toxiproxy.service, link.listen)] = free_port()
+            else:
+                self._link_ports[link.name] = free_port()
+        if self._link_ports and topology.proxy_image is not None:
+            raise TopologyError(
+                f"x-chaos.proxy.image in {topology.path} names an image, which the local "
+                "backend cannot run: it runs the harness's own Toxiproxy build as a host "
+                "process; use the docker backend, or drop x-chaos.proxy"
+            )
         for volume in topology.volumes:
             (self.folder / "volumes" / volume).mkdir(parents=True)
 
@@ -96,6 +120,8 @@ class LocalBackend(Backend):
             self._processes.clear()
         for process in processes:
             _stop(process.popen, signal.SIGKILL)
+        _stop(self._proxy, signal.SIGKILL)
+        self._proxy = None
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- what tests do to services -----------------------------------------------------
@@ -109,11 +135,36 @@ class LocalBackend(Backend):
             ) from None
 
     def proxy_endpoints(self, link: Link) -> tuple[str, str]:
-        assert self.topology is not None
-        assert self.topology.toxiproxy is not None
-        _, listen = self.address(self.topology.toxiproxy.service, link.listen)
+        _, listen = self.link_address(link)
         _, upstream = self.address(link.upstream_service, link.upstream_port)
         return f"127.0.0.1:{listen}", f"127.0.0.1:{upstream}"
+
+    def link_address(self, link: Link) -> tuple[str, int]:
+        if link.name in self._link_ports:
+            return "127.0.0.1", self._link_ports[link.name]
+        return super().link_address(link)
+
+    def link_logs(self, link: str) -> str:
+        return self._read_log("link-proxies")
+
+    def start_link_proxies(self, links: Sequence[Link]) -> dict[str, tuple[str, int]]:
+        from harness.proxies import toxiproxy_binary
+
+        binary = toxiproxy_binary()
+        self._proxy_api = free_port()
+        log = (self.folder / "link-proxies.log").open("ab")
+        try:
+            self._proxy = subprocess.Popen(
+                [str(binary), "-host", "127.0.0.1", "-port", str(self._proxy_api)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        self._record()
+        return {link.name: ("127.0.0.1", self._proxy_api) for link in links}
 
     def kill(self, service: str) -> None:
         process = self._process(service)
@@ -143,9 +194,16 @@ class LocalBackend(Backend):
         _stop(process.popen, signal.SIGTERM)
         self._spawn(process)
 
+    def command_line(self, service: str) -> tuple[str, ...]:
+        process = self._processes.get(service)
+        return process.command if process is not None else ()
+
     def logs(self, service: str, tail: int | None = 200) -> str:
+        return self._read_log(service, tail)
+
+    def _read_log(self, name: str, tail: int | None = 200) -> str:
         try:
-            lines = (self.folder / f"{service}.log").read_text(errors="replace").splitlines()
+            lines = (self.folder / f"{name}.log").read_text(errors="replace").splitlines()
         except OSError:
             return ""
         shown = lines if tail is None else lines[-tail:]
@@ -190,9 +248,13 @@ class LocalBackend(Backend):
         declared = {**service.environment, **service.local.environment}
         env = {
             **os.environ,
-            **{key: self._rewrite(self._expand(service, v)) for key, v in declared.items()},
+            **{
+                key: self._rewrite(self._expand(service, v), service.name)
+                for key, v in declared.items()
+            },
             **self._env,
         }
+        process.command = tuple(command)
         log = (self.folder / f"{service.name}.log").open("ab")
         try:
             process.popen = subprocess.Popen(
@@ -224,6 +286,8 @@ class LocalBackend(Backend):
                 for name, p in self._processes.items()
                 if p.popen is not None
             }
+            if self._proxy is not None:
+                owners[" link-proxies"] = owner_token(self._proxy.pid)
             (self.folder / "processes.json").write_text(json.dumps(owners))
 
     def _expand(self, service: Service, text: str) -> str:
@@ -235,11 +299,52 @@ class LocalBackend(Backend):
 
         return _TEMPLATE.sub(substitute, text)
 
-    def _rewrite(self, text: str) -> str:
-        """``SERVICE:PORT`` of this topology becomes ``127.0.0.1:HOSTPORT``."""
+    def _rewrite(self, text: str, source: str) -> str:
+        """``SERVICE:PORT`` (or ``ALIAS:PORT``) of this topology becomes ``127.0.0.1:HOSTPORT``;
+        for an upstream that ``source`` reaches through a link, the port of that link's proxy."""
+        assert self.topology is not None
+        for link in self.topology.links.values():
+            if link.source == source and link.name in self._link_ports:
+                # The upstream's aliases too, or calling it by one would bypass the proxy.
+                names = (link.upstream_service, *self._aliases(link.upstream_service))
+                for host in names:
+                    upstream = rf"(?<![\w.-]){re.escape(host)}:{link.upstream_port}\b"
+                    text = re.sub(upstream, f"127.0.0.1:{self._link_ports[link.name]}", text)
         for (name, port), host_port in self._ports.items():
-            text = re.sub(rf"(?<![\w.-]){re.escape(name)}:{port}\b", f"127.0.0.1:{host_port}", text)
+            for host in (name, *self._aliases(name)):
+                text = re.sub(
+                    rf"(?<![\w.-]){re.escape(host)}:{port}\b", f"127.0.0.1:{host_port}", text
+                )
         return text
+
+    def _aliases(self, name: str) -> tuple[str, ...]:
+        assert self.topology is not None
+        service = self.topology.services.get(name)  # a Toxiproxy name is not a service
+        return service.aliases if service is not None else ()
+
+
+def _warn_left_out(topology: Topology) -> None:
+    """Say once what of the compose file a host process cannot have, where it matters."""
+    lines = []
+    for service in topology.services.values():
+        missing = []
+        if service.healthcheck is not None and not service.healthcheck.disabled:
+            ready = f"GET {service.health}" if service.health else "its port accepting"
+            missing.append(f"its healthcheck (readiness is {ready} instead)")
+        mounts = [m.target for m in service.binds] + [t.target for t in service.tmpfs]
+        mounts += list(service.anonymous_volumes)
+        if mounts:
+            missing.append(f"mounts at {', '.join(mounts)}")
+        if service.extra_hosts:
+            missing.append(f"extra_hosts {', '.join(h for h, _ in service.extra_hosts)}")
+        if missing:
+            lines.append(f"  - {service.name}: {'; '.join(missing)}")
+    if lines:
+        warn_once(
+            topology.path,
+            f"the local backend runs the services of {topology.path} as host processes, "
+            "without what only a container has:\n" + "\n".join(lines),
+        )
 
 
 def _stop(popen: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:

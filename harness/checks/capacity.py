@@ -15,12 +15,18 @@ def stays_under(
     *,
     what: str = "go_goroutines",
     why: str = "",
+    why_unobserved: str = "",
 ) -> Verdict:
-    """Every observed value of ``series`` is at most ``ceiling``."""
+    """Every observed value of ``series`` is at most ``ceiling``.
+
+    ``why`` explains the ceiling in a failure; ``why_unobserved`` says why a series without
+    a value was not observed (``MetricSampler.why_unobserved`` tells).
+    """
     name = f"{what} bounded"
     values = [(t, v) for t, v in series if v is not None]
     if not values:
-        return Verdict.unknown(name, f"{what} was never observed")
+        because = f": {why_unobserved}" if why_unobserved else ""
+        return Verdict.unknown(name, f"{what} was never observed{because}")
     peak_t, peak = max(values, key=lambda tv: tv[1])
     evidence = {what: "\n".join(f"{t:.2f}s {v:g}" for t, v in values)}
     if peak > ceiling:

@@ -29,18 +29,17 @@ class Verdict:
     def require(self) -> None:
         """Fail the test unless the check passed; an unknown verdict fails too.
 
-        The evidence is attached to the Allure result either way it fails.
+        Inside a chaos test the verdict is told to the running system's listeners first
+        (the run's summary counts it; the Allure report attaches its evidence).
         """
         __tracebackhide__ = True
-        from harness.summary import note_verdict
+        from harness.context import current_environment
 
-        note_verdict(self)  # the run's closing summary counts every required verdict
+        env = current_environment()
+        if env is not None:
+            env.events.verdict(self)
         if self.outcome is Outcome.PASS:
             return
-        from harness.report import attach_text
-
-        for name, text in self.evidence.items():
-            attach_text(f"{self.check}: {name}", text)
         raise AssertionError(f"[{self.check}: {self.outcome.value}] {self.message}")
 
     @classmethod

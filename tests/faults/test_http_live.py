@@ -13,7 +13,7 @@ import json
 
 from faults import HttpDelay, HttpError, HttpMalformed, derive_seed
 from harness.environment import Environment
-from tests.faults.conftest import LINK, NORMAL_SLACK_MS, fetch, median
+from tests.faults.support import LINK, NORMAL_SLACK_MS, fetch, median
 
 Address = tuple[str, int]
 INJECTED = "X-Chaos-Injected"

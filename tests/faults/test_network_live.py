@@ -29,7 +29,7 @@ from faults import (
     Timeout,
 )
 from harness.environment import Environment
-from tests.faults.conftest import LINK, NOISE_MS, assert_nothing_remains, fetch, median
+from tests.faults.support import LINK, NOISE_MS, assert_nothing_remains, fetch, median
 
 Address = tuple[str, int]
 

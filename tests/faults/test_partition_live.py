@@ -10,7 +10,7 @@ from faults import Blackhole, Disconnect, Isolate, LinkDown, Split
 from faults.base import Fault
 from harness.environment import Environment
 from harness.errors import ChaosError
-from tests.faults.conftest import LINK, assert_nothing_remains, fetch
+from tests.faults.support import LINK, assert_nothing_remains, fetch
 
 Address = tuple[str, int]
 

@@ -30,7 +30,7 @@ from faults.base import FaultTarget
 from harness.environment import Environment
 from harness.errors import FaultError
 from harness.topology import Topology, load_topology
-from tests.faults.conftest import COMPOSE, LINK, assert_nothing_remains
+from tests.faults.support import COMPOSE, LINK, assert_nothing_remains
 
 LATENCY = Latency(LINK, ms=100)
 DOWN = LinkDown(LINK)

@@ -4,6 +4,7 @@ bounds, and shrinks toward the mildest fault and the shortest schedule."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
@@ -39,7 +40,7 @@ from harness.backends.base import Backend
 from harness.backends.docker import DockerBackend
 from harness.errors import FaultError
 from harness.topology import Topology, load_topology
-from tests.faults.conftest import COMPOSE, LINK
+from tests.faults.support import COMPOSE, LINK
 
 TOPOLOGY = load_topology(COMPOSE)
 QUICK = settings(
@@ -58,6 +59,9 @@ class StaticTarget:
     topology: Topology
     backend: Backend
 
+    def proxy(self, link: str) -> Any:
+        raise FaultError(f"link {link!r} has no proxy: the environment is not running")
+
 
 TARGET = StaticTarget(TOPOLOGY, object.__new__(DockerBackend))  # validate() reads the class
 
@@ -70,9 +74,12 @@ def test_generated_faults_are_valid_on_the_topology_and_round_trip(fault: Fault)
     assert "\n" not in fault.describe()
 
 
+OWN_TOXIPROXY = load_topology(COMPOSE.with_name("compose-own-toxiproxy.yml"))
+
+
 @QUICK
-@given(process_faults(TOPOLOGY))
-def test_process_faults_never_aim_at_toxiproxy(fault: Fault) -> None:
+@given(process_faults(OWN_TOXIPROXY))
+def test_process_faults_never_aim_at_the_files_own_toxiproxy(fault: Fault) -> None:
     assert isinstance(fault, ProcessFault)
     assert fault.service != "toxiproxy"
 

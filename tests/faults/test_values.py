@@ -45,7 +45,7 @@ from harness.backends.docker import DockerBackend
 from harness.backends.local import LocalBackend
 from harness.errors import FaultError
 from harness.topology import Topology
-from tests.faults.conftest import COMPOSE, LINK
+from tests.faults.support import COMPOSE, LINK
 
 from harness.topology import load_topology  # isort: skip
 
@@ -176,10 +176,19 @@ class StaticTarget:
     topology: Topology
     backend: Backend
 
+    def proxy(self, link: str) -> Any:
+        raise FaultError(f"link {link!r} has no proxy: the environment is not running")
+
 
 @pytest.fixture(scope="module")
 def topology() -> Topology:
     return load_topology(COMPOSE)
+
+
+@pytest.fixture(scope="module")
+def own_toxiproxy() -> Topology:
+    """A compose file that runs its own Toxiproxy as a service."""
+    return load_topology(COMPOSE.with_name("compose-own-toxiproxy.yml"))
 
 
 def docker_target(topology: Topology) -> StaticTarget:
@@ -206,15 +215,10 @@ def test_examples_are_valid_on_the_reference_shaped_topology(
         (LinkDown("a->b"), r"no link named 'a->b'"),
         (
             Kill("payment"),
-            r"no service named 'payment'; the known services are: gateway, "
-            r"inventory, toxiproxy",
+            r"no service named 'payment'; the known services are: gateway, inventory",
         ),
         (Isolate("payment"), r"no service named 'payment'"),
         (Split(("gateway", "nope")), r"no service named 'nope'"),
-        (Isolate("toxiproxy"), r"no proxied link is affected .* gateway->inventory"),
-        (Split(("gateway", "inventory"), ("toxiproxy",)), r"no proxied link is affected"),
-        (Kill("toxiproxy"), r"runs Toxiproxy, whose proxies live in its memory"),
-        (Restart("toxiproxy"), r"runs Toxiproxy"),
     ],
     ids=lambda v: v.describe() if isinstance(v, Fault) else "",
 )
@@ -225,8 +229,27 @@ def test_unknown_names_and_impossible_faults_are_refused_naming_the_known_ones(
         fault.validate(docker_target(topology))  # type: ignore[arg-type]
 
 
-def test_pausing_toxiproxy_is_allowed_because_it_keeps_its_proxies(topology: Topology) -> None:
-    Pause("toxiproxy").validate(docker_target(topology))  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (Isolate("toxiproxy"), r"no proxied link is affected .* gateway->inventory"),
+        (Split(("gateway", "inventory"), ("toxiproxy",)), r"no proxied link is affected"),
+        (Kill("toxiproxy"), r"runs Toxiproxy, whose proxies live in its memory"),
+        (Restart("toxiproxy"), r"runs Toxiproxy"),
+    ],
+    ids=lambda v: v.describe() if isinstance(v, Fault) else "",
+)
+def test_faults_that_would_destroy_the_files_own_toxiproxy_are_refused(
+    fault: Fault, message: str, own_toxiproxy: Topology
+) -> None:
+    with pytest.raises(FaultError, match=message):
+        fault.validate(docker_target(own_toxiproxy))  # type: ignore[arg-type]
+
+
+def test_pausing_toxiproxy_is_allowed_because_it_keeps_its_proxies(
+    own_toxiproxy: Topology,
+) -> None:
+    Pause("toxiproxy").validate(docker_target(own_toxiproxy))  # type: ignore[arg-type]
 
 
 def test_a_backend_without_networks_cannot_disconnect(topology: Topology) -> None:

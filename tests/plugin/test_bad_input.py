@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugin.conftest import INI, Run, compose_one
+from tests.runs import INI, Run, compose_one
 
 USES_CHAOS = """
 def test_needs_the_system(chaos):
@@ -42,9 +42,30 @@ COMPOSE_ERRORS = {
         "services:\n  inventory: [build\n",
         ["*compose.yml is not valid YAML*"],
     ),
-    "unsupported-key": (
+    "refused-key": (
         "services:\n  inventory:\n    image: x\n    network_mode: host\n",
-        ["*services.inventory in */compose.yml uses the key 'network_mode', which*"],
+        ["*services.inventory in */compose.yml: `network_mode` is refused: it takes the *"],
+    ),
+    "misspelt-key": (
+        "services:\n  inventory:\n    image: x\n    enviroment: {A: b}\n",
+        ["*services.inventory in */compose.yml uses the key 'enviroment'*(did you mean 'env*"],
+    ),
+    "read-write-bind-mount": (
+        "services:\n  inventory: {image: x, ports: [80], volumes: ['./data:/data']}\n",
+        ["*'./data:/data' is a read-write bind mount; chaos-harness mounts host folders *"],
+    ),
+    "port-beyond-loopback": (
+        "services:\n  inventory: {image: x, ports: ['0.0.0.0:80:80']}\n",
+        ["*'0.0.0.0:80:80' publishes on 0.0.0.0; chaos-harness publishes every port on 127*"],
+    ),
+    "missing-required-variable": (
+        "services:\n  inventory: {image: 'shop:${TAG:?set TAG to the release}', ports: [80]}\n",
+        ["*services.inventory.image in */compose.yml needs the variable TAG: set TAG to the *"],
+    ),
+    "absolute-prebuild-glob": (
+        "services:\n  inventory: {image: x, ports: [80]}\n"
+        "x-chaos:\n  prebuild: {command: [make], inputs: ['/src/**/*.go']}\n",
+        ["*x-chaos.prebuild.inputs in */compose.yml: '/src/**/*.go' must be a glob relative*"],
     ),
     "unknown-depends-on": (
         "services:\n  inventory:\n    image: x\n    ports: [8080]\n    depends_on: [database]\n",
@@ -211,7 +232,7 @@ def test_service_that_never_listens_on_its_port_is_not_taken_for_ready(harness: 
 def test_service_that_exits_at_start_fails_with_exit_code_and_its_log(harness: Run) -> None:
     # The compose file claims a bug the service does not know: the service exits 2 at start.
     compose = compose_one(harness.context).replace(
-        "bugs: [leak-on-timeout, no-deadline]", "bugs: [leak-on-timeout, made-up-bug]"
+        "names: [leak-on-timeout, no-deadline]", "names: [leak-on-timeout, made-up-bug]"
     )
     harness.setup(USES_CHAOS, compose)
 
@@ -255,4 +276,81 @@ def test_chaos_test_without_a_compose_file_says_how_to_set_one(harness: Run) -> 
         result,
         "*no compose file is set; pass --chaos-compose=FILE or set the chaos_compose ini key*",
     )
+    harness.assert_nothing_left()
+
+
+def test_compose_healthcheck_that_fails_makes_the_service_unhealthy_at_once(harness: Run) -> None:
+    # The check runs a second inventory in the container: it cannot listen on the port the
+    # first one holds, so it exits 1, which is a failed check with real output.
+    compose = compose_one(harness.context).replace(
+        "    volumes:",
+        "    healthcheck: {test: [CMD, /app], interval: 200ms, retries: 2}\n    volumes:",
+    )
+    harness.setup(USES_CHAOS, compose)
+
+    result = harness.run("--chaos-startup-timeout=60")
+
+    _assert_start_failed(
+        result,
+        "*service 'inventory' is unhealthy: its healthcheck failed; last check: exit code 1, "
+        "output *listen failed*; it ran `/app`; read its last log lines below, and check the "
+        "healthcheck in the compose file*",
+    )
+    assert "was not ready after" not in result.stdout.str()  # it did not wait 60 s
+    harness.assert_nothing_left()
+
+
+def test_image_that_is_not_on_the_engine_names_it_and_says_how_to_get_it(harness: Run) -> None:
+    compose = "services:\n  db:\n    image: chaos-harness-test/absent:1\n    ports: ['5432']\n"
+    harness.setup(USES_CHAOS, compose)
+
+    result = harness.run()
+
+    _assert_start_failed(
+        result,
+        "*service 'db' uses the image 'chaos-harness-test/absent:1', which is not on this Docker "
+        "engine, and pulling it failed (*). Put it on the engine first: `docker pull "
+        "chaos-harness-test/absent:1` where a registry is reachable (or `docker save` it there "
+        "and `docker load -i FILE` here), or give the service a `build:` section*",
+    )
+    harness.assert_nothing_left()
+
+
+LOCAL_SILENT = """\
+services:
+  quiet:
+    image: unused
+    ports: ["8080"]
+x-chaos:
+  services:
+    quiet: {{local: {{command: {command}}}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "pattern"),
+    [
+        (
+            '["sleep", "30"]',
+            "*service 'quiet' was not ready after 3.* s (port * not accepting connections: *); "
+            "it ran `sleep 30` and printed nothing; check that it starts the service and that "
+            "the service becomes ready as said above, or raise --chaos-startup-timeout if it is "
+            "only slow*",
+        ),
+        (
+            '["sh", "-c", "exit 3"]',
+            "*service 'quiet' exited during start-up (status exited, exit code 3); it ran "
+            "`sh -c 'exit 3'` and printed nothing; run it by hand to see why*",
+        ),
+    ],
+)
+def test_local_service_that_printed_nothing_is_said_to_have_printed_nothing(
+    harness: Run, command: str, pattern: str
+) -> None:
+    harness.setup(USES_CHAOS, LOCAL_SILENT.format(command=command))
+
+    result = harness.run("--chaos-backend=local", "--chaos-startup-timeout=3")
+
+    _assert_start_failed(result, pattern)
+    assert "last log lines" not in result.stdout.str()
     harness.assert_nothing_left()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from faults import FaultOff, FaultOn, LinkDown, LoadBurst, Schedule
-from tests.plugin.conftest import Run
+from tests.runs import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,7 @@ def test_replay_runs_the_saved_schedule_n_times_and_reports_how_many_reproduced(
             "*reproduced 2/2: the schedule still breaks an invariant",
             "*run 1: [[]replies well formed: fail[]]*",
             "*chaos-harness summary*",
-            "seed *; build: no-fallback",
+            "seed *; seeded bugs on: no-fallback",
             "*replies well formed*FAIL*",
             "faults fired: 2 (link_down x2)",
         ]

@@ -11,7 +11,7 @@ import time
 
 import requests
 
-from tests.plugin.conftest import Run, compose_one, docker_cli
+from tests.runs import Run, compose_one, docker_cli
 
 PASSING = """
 import pytest

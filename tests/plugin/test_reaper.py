@@ -21,7 +21,7 @@ from harness.build import build_images
 from harness.labels import OWNER_LABEL, SESSION_LABEL
 from harness.reaper import reap_docker
 from harness.topology import load_topology
-from tests.plugin.conftest import compose_one, docker_cli
+from tests.runs import compose_one, docker_cli
 
 SESSION = "chaos-vanishing-test"
 

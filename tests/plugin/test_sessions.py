@@ -13,7 +13,7 @@ import requests
 
 from harness.build import IMAGE_LABEL, context_hash
 from harness.topology import Build
-from tests.plugin.conftest import Run, compose_one, docker_cli
+from tests.runs import Run, compose_one, docker_cli
 
 FAILING = """
 def test_fails(chaos):

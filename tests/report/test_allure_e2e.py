@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.plugin.conftest import Run, compose_proxied
+from harness.topology import load_topology
+from tests.runs import Run, compose_proxied
 
 TESTS = """
 import pytest
@@ -119,7 +120,11 @@ def test_a_chaos_test_result_has_fault_step_histories_plot_logs_and_labels(harne
     properties = (out / "environment.properties").read_text()
     for key in ("chaos-harness", "python", "pytest", "docker-engine", "toxiproxy", "seed"):
         assert f"\n{key} = " in "\n" + properties, key
-    assert "image.gateway = chaos-harness/gateway:" in properties
+    # Images are named per project (the compose file's folder here) and service.
+    project = load_topology(harness.path / "compose.yml").project
+    assert f"image.gateway = chaos-harness/{project}-gateway:" in properties
+    assert "image.link.gateway->inventory = chaos-harness/toxiproxy:" in properties
+    assert "toxiproxy = v2.12.0+chaos-harness" in properties
     assert "backend = docker" in properties
     assert harness.recorded("matplotlib") == ["True"]
 

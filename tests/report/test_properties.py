@@ -22,7 +22,7 @@ from harness.report import (
     write_environment_properties,
 )
 from harness.settings import Settings
-from harness.topology import ToxiproxySpec
+from harness.toxiproxy import ToxiproxyServer
 
 SETTINGS = Settings(
     compose=Path("/srv/compose.yml"),
@@ -134,8 +134,8 @@ class FakeClient:
                 {"Config": {"Image": "chaos-harness/gateway:abc"}, "Image": "sha256:111"},
             ),
             FakeContainer(
-                "s-toxiproxy",
-                {"chaos-harness.service": "toxiproxy"},
+                "s-link-gateway-inventory",
+                {"chaos-harness.link": "gateway->inventory"},
                 {"Config": {"Image": "chaos-harness/toxiproxy:def"}, "Image": "sha256:222"},
             ),
         ]
@@ -148,8 +148,8 @@ def fake_env(port: int) -> Any:
         client=FakeClient(),
         address=lambda service, api_port: ("127.0.0.1", port),
     )
-    topology = SimpleNamespace(toxiproxy=ToxiproxySpec("toxiproxy", 8474), services={})
-    return SimpleNamespace(backend=backend, topology=topology)
+    server = ToxiproxyServer("127.0.0.1", port)  # a real client of the stand-in /version
+    return SimpleNamespace(backend=backend, toxiproxy_versions=lambda: [server.version()])
 
 
 def test_a_running_system_is_described_by_engine_toxiproxy_and_images(toxiproxy_port: int) -> None:
@@ -159,7 +159,7 @@ def test_a_running_system_is_described_by_engine_toxiproxy_and_images(toxiproxy_
         "backend": "docker",
         "docker-engine": "27.1.0",
         "image.gateway": "chaos-harness/gateway:abc sha256:111",
-        "image.toxiproxy": "chaos-harness/toxiproxy:def sha256:222",
+        "image.link.gateway->inventory": "chaos-harness/toxiproxy:def sha256:222",
         "toxiproxy": "v2.12.0",
     }
     assert env.backend.client.asked == [{"label": "chaos-harness.session=chaos-1234"}]

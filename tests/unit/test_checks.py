@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from harness.checks import (
+    GOBREAKER_STATES,
     Outcome,
     Verdict,
     answers_within,
@@ -15,10 +16,12 @@ from harness.checks import (
     counter_between,
     effects_carry_their_cause,
     no_lost_or_duplicated_writes,
+    replies_well_formed,
     status_counts,
     stays_under,
 )
-from harness.history import FAIL, INFO, OK, History, Op
+from harness.errors import ConfigError
+from harness.history import FAIL, INFO, INVOKE, OK, History, Op, request_label
 
 
 def make_history(*outcomes: tuple[str, dict[str, Any]], f: str = "GET /x") -> History:
@@ -31,6 +34,23 @@ def make_history(*outcomes: tuple[str, dict[str, Any]], f: str = "GET /x") -> Hi
 
 def reply(status: int | None, ms: float, **extra: Any) -> dict[str, Any]:
     return {"status": status, "latency_ms": ms, **extra}
+
+
+def sent(
+    *requests: tuple[int, float, str, dict[str, Any]],
+    error: str | None = None,
+    kind: str = FAIL,
+) -> History:
+    """A history as the load generator writes it: (request number, sent at, "METHOD /path",
+    completion value) per request, invoked in order and each answered before the next."""
+    history = History()
+    for number, at, what, value in requests:
+        method, path = what.split(" ", 1)
+        invoke = {"method": method, "path": path, **value.pop("request", {})}
+        history.append(Op(len(history), INVOKE, number, what, invoke, at))
+        failed = error if value.get("status") is None else None
+        history.append(Op(len(history), kind, number, what, value, at + 0.001, failed))
+    return history
 
 
 # -- Verdict ----------------------------------------------------------------------------------
@@ -53,18 +73,95 @@ def test_answers_within_passes_when_every_reply_is_fast_and_allowed() -> None:
     assert verdict.outcome is Outcome.PASS
 
 
-def test_answers_within_names_slow_missing_and_wrong_replies() -> None:
-    history = make_history(
-        (FAIL, reply(504, 1400)),
-        (INFO, reply(None, 5000)),
-        (OK, reply(200, 10)),
+def test_answers_within_counts_missing_late_and_refused_replies_apart() -> None:
+    history = sent(
+        (40, 0.5, "GET /products/1", reply(504, 1400)),
+        (41, 0.55, "GET /products/1", reply(None, 5000)),
+        (42, 0.6, "POST /orders", reply(200, 10, request={"headers": {"X-Request-ID": "r-42"}})),
+        error="timeout after 5.0 s",
     )
     verdict = answers_within(history, 1000, statuses={504})
     assert verdict.outcome is Outcome.FAIL
-    assert "3 of 3" in verdict.message
-    assert "#0 answered 504 after 1400 ms" in verdict.message
-    assert "#2 got no answer" in verdict.message
-    assert "#4 answered 200, not one of [504]" in verdict.message
+    assert verdict.message == (
+        "3 of 3 requests did not get an answer within 1000 ms + 250 ms with status 504: "
+        "1 got no answer at all; 1 answered after more than 1250 ms; 1 answered with another "
+        "status (1 x 200).\n"
+        "  1 got no answer at all:\n"
+        "    request 41 (GET /products/1, sent at 0.550 s) got no answer after 5000 ms: "
+        "timeout after 5.0 s\n"
+        "  1 answered after more than 1250 ms:\n"
+        "    request 40 (GET /products/1, sent at 0.500 s) answered 504 after 1400 ms\n"
+        "  1 answered with another status (1 x 200):\n"
+        "    request 42 (POST /orders, sent at 0.600 s, X-Request-ID r-42) answered 200 after "
+        "10 ms"
+    )
+    assert set(verdict.evidence) == {"no answer", "over budget", "wrong status"}
+
+
+def test_answers_within_does_not_call_fast_wrong_statuses_over_budget() -> None:
+    # What a user saw: twenty 500s in 2 ms each, reported as breaking the 1000 ms budget.
+    history = sent(*((n, n * 0.05, "GET /ping", reply(500, 2)) for n in range(20)))
+    verdict = answers_within(history, 1000, statuses={200, 503, 504})
+    assert verdict.message.splitlines()[0] == (
+        "20 of 20 requests did not get an answer within 1000 ms + 250 ms with status 200, 503 "
+        "or 504: 20 answered with another status (20 x 500)."
+    )
+    assert "after more than" not in verdict.message
+    assert "… and 10 more" in verdict.message
+    assert list(verdict.evidence) == ["wrong status"]
+    assert verdict.evidence["wrong status"].count("\n") == 19
+    assert (
+        "request 19 (GET /ping, sent at 0.950 s) answered 500 after 2 ms"
+        in (verdict.evidence["wrong status"])
+    )
+
+
+def test_a_reply_both_late_and_refused_is_in_both_findings_and_counted_once() -> None:
+    history = sent((7, 1.0, "GET /x", reply(500, 3000)), (8, 1.1, "GET /x", reply(504, 20)))
+    verdict = answers_within(history, 1000, statuses={504})
+    assert verdict.message.splitlines()[0] == (
+        "1 of 2 requests did not get an answer within 1000 ms + 250 ms with status 504: "
+        "1 answered after more than 1250 ms; 1 answered with another status (1 x 500)."
+    )
+
+
+def test_request_label_names_the_request_as_sent_and_its_request_id() -> None:
+    history = sent(
+        (3, 2.3101, "GET /a", reply(200, 1)),
+        (4, 2.4, "GET /b", reply(200, 1, headers={"X-Request-ID": "echoed"})),
+    )
+    (first, first_done), (second, second_done) = history.completed()
+    assert request_label(first, first_done) == "request 3 (GET /a, sent at 2.310 s)"
+    assert request_label(second, second_done) == (
+        "request 4 (GET /b, sent at 2.400 s, X-Request-ID echoed)"
+    )
+
+
+def test_replies_well_formed_counts_no_reply_and_malformed_apart() -> None:
+    history = sent(
+        (0, 0.1, "GET /a", reply(200, 1, body={"ok": True})),
+        (1, 0.2, "GET /a", reply(None, 1)),
+        (2, 0.3, "GET /a", reply(200, 1, body=None)),
+        error="ConnectionResetError: reset by peer",
+    )
+    verdict = replies_well_formed(history)
+    assert verdict.outcome is Outcome.FAIL
+    assert verdict.message.splitlines()[0] == (
+        "2 of 3 requests got no or a malformed reply: 1 got no reply; 1 answered with a body "
+        "that is not JSON (pass is_well_formed= for a service that answers something else)."
+    )
+    assert "request 1 (GET /a, sent at 0.200 s) got no reply: ConnectionResetError" in (
+        verdict.message
+    )
+    assert "request 2 (GET /a, sent at 0.300 s) answered 200 with a body that is not JSON" in (
+        verdict.message
+    )
+    assert set(verdict.evidence) == {"no reply", "malformed"}
+    text = replies_well_formed(history, is_well_formed=lambda value: value["status"] is not None)
+    assert (
+        text.message.splitlines()[0]
+        == "1 of 3 requests got no or a malformed reply: 1 got no reply."
+    )
 
 
 def test_answers_within_an_empty_history_is_unknown() -> None:
@@ -79,7 +176,10 @@ def test_answers_within_judges_only_the_selected_replies_and_never_passes_none()
 
     verdict = answers_within(history, 100, epsilon_ms=0, select=refused)
     assert verdict.outcome is Outcome.FAIL
-    assert verdict.message.startswith("1 of 2 requests broke the budget of 100 ms")
+    assert verdict.message.startswith(
+        "1 of 2 requests did not get an answer within 100 ms + 0 ms: 1 answered after more "
+        "than 100 ms."
+    )
     nothing = answers_within(history, 100, select=lambda value: value.get("status") == 429)
     assert nothing.outcome is Outcome.UNKNOWN
     assert nothing.message == "none of the 3 replies matched the selection"
@@ -240,6 +340,51 @@ def test_breaker_failures_name_the_breaker_and_the_calls_that_got_through() -> N
 def test_breaker_never_observed_is_unknown() -> None:
     verdict = breaker_trips_and_recovers(series((0, None)), fault_start=0, fault_end=1, timeout_s=1)
     assert verdict.outcome is Outcome.UNKNOWN
+
+
+def test_breaker_states_are_read_with_the_numbering_the_service_exports() -> None:
+    # A breaker exporting names, and one numbering 0 closed, 1 open, 2 half-open.
+    names = {"CLOSED": "closed", "OPEN": "open", "HALF_OPEN": "half-open"}
+    by_name = breaker_trips_and_recovers(
+        [(0, "CLOSED"), (2, "OPEN"), (4.2, "HALF_OPEN"), (4.3, "CLOSED")],
+        fault_start=1,
+        fault_end=3,
+        timeout_s=1,
+        state_names=names,
+    )
+    assert by_name.outcome is Outcome.PASS, by_name.message
+    assert by_name.evidence["state path"] == (
+        "closed@0.00s → open@2.00s → half-open@4.20s → closed@4.30s"
+    )
+    other = {0: "closed", 1: "open", 2: "half-open"}
+    stuck = series((0, 0), (2, 1), (4, 1), (8, 1))
+    verdict = breaker_trips_and_recovers(
+        stuck, fault_start=1, fault_end=3, timeout_s=1, state_names=other
+    )
+    assert "never closed (still open 5.0 s later)" in verdict.message
+    # Read with gobreaker's numbering (the default), the same series would be half-open.
+    assert GOBREAKER_STATES[1] == "half-open"
+    misread = breaker_trips_and_recovers(stuck, fault_start=1, fault_end=3, timeout_s=1)
+    assert "never opened" in misread.message
+
+
+def test_breaker_state_values_nobody_named_are_unknown_and_bad_names_refused() -> None:
+    verdict = breaker_trips_and_recovers(
+        series((0, 0), (2, 7)), fault_start=1, fault_end=3, timeout_s=1
+    )
+    assert verdict.outcome is Outcome.UNKNOWN
+    assert verdict.message == (
+        "the breaker exported state value(s) 7, which state_names (0: closed, 1: half-open, "
+        "2: open) does not name; pass state_names= with this breaker's numbering"
+    )
+    with pytest.raises(ConfigError, match="shut is none of them; nothing maps to closed"):
+        breaker_trips_and_recovers(
+            series((0, 0)),
+            fault_start=1,
+            fault_end=3,
+            timeout_s=1,
+            state_names={0: "shut", 1: "open"},
+        )
 
 
 # -- capacity and availability ----------------------------------------------------------------

@@ -152,9 +152,11 @@ def test_summary_lists_failing_invariants_first_with_their_first_message() -> No
     summary.replays.append(".chaos/replays/a.json")
     summary.notes.append("replay of a.json: reproduced 2/5")
 
-    lines = render_summary(summary, seed=42, bugs=("leak-on-timeout",), report="allure-results")
+    lines = render_summary(
+        summary, seed=42, system="seeded bugs on: leak-on-timeout", report="allure-results"
+    )
 
-    assert lines[0] == "seed 42; build: leak-on-timeout"
+    assert lines[0] == "seed 42; seeded bugs on: leak-on-timeout"
     assert lines[1] == "invariants:"
     assert lines[2].split() == ["no", "leaked", "goroutines", "FAIL", "(1", "pass,", "2", "fail)"]
     assert lines[3].strip() == "first failure: gateway leaked 12 goroutine(s)"
@@ -169,7 +171,7 @@ def test_summary_lists_failing_invariants_first_with_their_first_message() -> No
 def test_an_empty_summary_says_so() -> None:
     lines = render_summary(RunSummary(), seed=7)
     assert lines == [
-        "seed 7; build: correct (no seeded bug)",
+        "seed 7",
         "invariants: none checked",
         "faults fired: none",
         "report: none (pass --alluredir=DIR)",

@@ -6,23 +6,33 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError, ProbeError
+from harness.errors import ConfigError, ProbeError, SignalMissingError
 from harness.probes import (
+    DUMP_WRITER,
+    IDLE_INCOMING,
+    OUTGOING_POOL,
+    REQUEST_READER,
     Frame,
+    GoroutineGroup,
     diff_goroutines,
     fetch_goroutine_dump,
     fetch_goroutines,
     fetch_metrics,
     format_groups,
+    handling_request,
+    idle_connection,
     parse_goroutines,
     parse_metrics,
     sample,
     scan_logs,
     total_goroutines,
 )
+
+DUMPS = Path(__file__).parent / "dumps"
 
 METRICS = """\
 # HELP go_gc_duration_seconds A summary of the wall-time pause (stop-the-world) duration.
@@ -256,6 +266,146 @@ def test_format_groups_is_readable() -> None:
     assert "more frames" in everything
 
 
+def real_dump(name: str) -> str:
+    """A goroutine dump captured from a real Gin service (see the file's first lines)."""
+    text = (DUMPS / name).read_text()
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+
+
+def group_of(groups: list[GoroutineGroup], goroutine: str, dump: str) -> GoroutineGroup:
+    """The group holding the goroutine with this ID in ``dump``."""
+    block = next(b for b in dump.split("\n\n") if b.startswith(f"goroutine {goroutine} "))
+    [single] = parse_goroutines(block)
+    return next(g for g in groups if g.key == single.key)
+
+
+def test_idle_connections_in_a_real_gin_dump_are_told_from_requests_in_progress() -> None:
+    dump = real_dump("gin_go126.txt")
+    groups = parse_goroutines(dump)
+    assert total_goroutines(groups) == 13
+    expected = {
+        "30": DUMP_WRITER,  # the pprof request writing this very dump
+        "1": None,  # main, in Accept: the service's own
+        "27": None,  # a Gin handler blocked in <-never inside (*conn).serve: a request
+        "3": IDLE_INCOMING,  # (*conn).serve → bufio Peek → connReader.Read: idle
+        "14": REQUEST_READER,  # connReader.backgroundRead of a request in progress
+        "31": REQUEST_READER,  # startBackgroundRead.gowrap2, runnable: about to be one
+        "10": OUTGOING_POOL,  # persistConn.readLoop blocked in Peek: pooled, idle
+        "11": OUTGOING_POOL,  # persistConn.writeLoop in select: waiting for a request
+    }
+    roles = {
+        goroutine: idle_connection(group_of(groups, goroutine, dump)) for goroutine in expected
+    }
+    assert roles == expected
+    stuck = group_of(groups, "27", dump)
+    assert stuck.count == 2
+    assert handling_request(stuck)
+    assert not handling_request(group_of(groups, "3", dump))
+    assert not handling_request(group_of(groups, "1", dump))
+
+
+def test_a_response_body_never_closed_keeps_its_read_loop_busy_not_idle() -> None:
+    dump = real_dump("gin_go126_unread_body.txt")
+    groups = parse_goroutines(dump)
+    read_loop = group_of(groups, "11", dump)
+    assert read_loop.frames == (
+        Frame("net/http.(*persistConn).readLoop", "/usr/local/go/src/net/http/transport.go:2450"),
+    )
+    assert idle_connection(read_loop) is None  # waits for the caller to read the body
+    assert idle_connection(group_of(groups, "12", dump)) == OUTGOING_POOL  # its writeLoop
+
+
+def test_idle_connections_are_recognised_with_the_runtime_frames_older_go_prints() -> None:
+    dump = """\
+goroutine 50 [IO wait, 3 minutes]:
+internal/poll.runtime_pollWait(0x7f3b2c1e5d30, 0x72)
+\t/usr/local/go/src/runtime/netpoll.go:345 +0x85
+internal/poll.(*pollDesc).wait(0xc0001f2080?, 0xc0001fe000?, 0x0)
+\t/usr/local/go/src/internal/poll/fd_poll_runtime.go:84 +0x27
+internal/poll.(*pollDesc).waitRead(...)
+\t/usr/local/go/src/internal/poll/fd_poll_runtime.go:89
+internal/poll.(*FD).Read(0xc0001f2080, {0xc0001fe000, 0x1000, 0x1000})
+\t/usr/local/go/src/internal/poll/fd_unix.go:164 +0x27a
+net.(*netFD).Read(0xc0001f2080, {0xc0001fe000?, 0x0?, 0xc0001b4e48?})
+\t/usr/local/go/src/net/fd_posix.go:55 +0x25
+net.(*conn).Read(0xc0001a6040, {0xc0001fe000?, 0x0?, 0x0?})
+\t/usr/local/go/src/net/net.go:185 +0x45
+net/http.(*connReader).Read(0xc0001d8f30, {0xc0001fe000, 0x1000, 0x1000})
+\t/usr/local/go/src/net/http/server.go:789 +0x14b
+bufio.(*Reader).fill(0xc0001b6180)
+\t/usr/local/go/src/bufio/bufio.go:110 +0x103
+bufio.(*Reader).Peek(0xc0001b6180, 0x4)
+\t/usr/local/go/src/bufio/bufio.go:148 +0x53
+net/http.(*conn).serve(0xc0001c4000, {0x9dbe48, 0xc0001d8e40})
+\t/usr/local/go/src/net/http/server.go:2079 +0x749
+created by net/http.(*Server).Serve in goroutine 1
+\t/usr/local/go/src/net/http/server.go:3285 +0x4b4
+
+goroutine 61 [select]:
+runtime.gopark(0xc00020ff80?, 0x2?, 0x0?, 0x0?, 0xc00020fe4c?)
+\t/usr/local/go/src/runtime/proc.go:402 +0xce
+runtime.selectgo(0xc00020ff80, 0xc00020fe48, 0xc0000b0c60?, 0x0, 0x0?, 0x1)
+\t/usr/local/go/src/runtime/select.go:327 +0x725
+net/http.(*persistConn).writeLoop(0xc0001d6000)
+\t/usr/local/go/src/net/http/transport.go:2444 +0xf0
+created by net/http.(*Transport).dialConn in goroutine 58
+\t/usr/local/go/src/net/http/transport.go:1800 +0x1585
+
+goroutine 70 [chan receive, 2 minutes]:
+runtime.gopark(0xc000210e10?, 0x4a1a9e?, 0x0?, 0x0?, 0x0?)
+\t/usr/local/go/src/runtime/proc.go:402 +0xce
+runtime.chanrecv(0xc0000b4060, 0x0, 0x1)
+\t/usr/local/go/src/runtime/chan.go:583 +0x3cd
+runtime.chanrecv1(0x0?, 0x0?)
+\t/usr/local/go/src/runtime/chan.go:442 +0x12
+main.stuck(0xc0001e2000)
+\t/src/app/main.go:15 +0x25
+github.com/gin-gonic/gin.(*Context).Next(...)
+\t/go/pkg/mod/github.com/gin-gonic/gin@v1.10.0/context.go:185
+github.com/gin-gonic/gin.(*Engine).handleHTTPRequest(0xc0000d6d00, 0xc0001e2000)
+\t/go/pkg/mod/github.com/gin-gonic/gin@v1.10.0/gin.go:633 +0x892
+github.com/gin-gonic/gin.(*Engine).ServeHTTP(0xc0000d6d00, {0x9a7f10, 0xc0001b0000}, 0xc0001ac000)
+\t/go/pkg/mod/github.com/gin-gonic/gin@v1.10.0/gin.go:589 +0x1b2
+net/http.serverHandler.ServeHTTP({0xc0001a0060?}, {0x9a7f10?, 0xc0001b0000?}, 0x6?)
+\t/usr/local/go/src/net/http/server.go:3142 +0x8e
+net/http.(*conn).serve(0xc0001c4120, {0x9dbe48, 0xc0001d8e40})
+\t/usr/local/go/src/net/http/server.go:2044 +0x5e8
+created by net/http.(*Server).Serve in goroutine 1
+\t/usr/local/go/src/net/http/server.go:3285 +0x4b4
+"""
+    by_state = {group.state: group for group in parse_goroutines(dump)}
+    idle, loop, handler = (by_state[s] for s in ("IO wait", "select", "chan receive"))
+    assert idle_connection(idle) == IDLE_INCOMING
+    assert idle_connection(loop) == OUTGOING_POOL
+    assert idle_connection(handler) is None
+    assert handling_request(handler)
+
+
+def test_a_server_connection_busy_writing_its_reply_is_not_idle() -> None:
+    dump = """\
+goroutine 80 [IO wait]:
+internal/poll.runtime_pollWait(0x7f3b2c1e5d30, 0x77)
+\t/usr/local/go/src/runtime/netpoll.go:351 +0x85
+internal/poll.(*FD).Write(0xc0001f2080, {0xc0001fe000, 0x1000, 0x1000})
+\t/usr/local/go/src/internal/poll/fd_unix.go:399 +0x3ba
+net.(*conn).Write(0xc0001a6040, {0xc0001fe000?, 0x0?, 0x0?})
+\t/usr/local/go/src/net/net.go:208 +0x45
+net/http.checkConnErrorWriter.Write({0xc0001c4000?}, {0xc0001fe000?, 0x0?, 0x0?})
+\t/usr/local/go/src/net/http/server.go:3911 +0x3d
+bufio.(*Writer).Flush(0xc0001b6180)
+\t/usr/local/go/src/bufio/bufio.go:641 +0x55
+net/http.(*response).finishRequest(0xc0001fa000)
+\t/usr/local/go/src/net/http/server.go:1714 +0x58
+net/http.(*conn).serve(0xc0001c4000, {0x9dbe48, 0xc0001d8e40})
+\t/usr/local/go/src/net/http/server.go:2108 +0x6b5
+created by net/http.(*Server).Serve in goroutine 1
+\t/usr/local/go/src/net/http/server.go:3464 +0x485
+"""
+    [writing] = parse_goroutines(dump)
+    assert idle_connection(writing) is None
+    assert not handling_request(writing)
+
+
 LOG = """\
 [GIN-debug] Listening and serving HTTP on :8080
 [GIN] 2026/11/26 - 14:02:11 | 200 |     1.2ms |  172.18.0.1 | GET "/products/1"
@@ -320,6 +470,8 @@ class _Handler(BaseHTTPRequestHandler):
         routes = {
             "/metrics": (200, METRICS),
             "/debug/pprof/goroutine?debug=2": (200, DUMP_BEFORE),
+            "/html": (200, "<html><body>Welcome</body></html>"),
+            "/index/goroutine?debug=2": (200, "goroutine profile: total 4\n4 @ 0x43e2ce\n"),
         }
         status, text = routes.get(self.path, (404, "404 page not found"))
         payload = text.encode()
@@ -349,10 +501,18 @@ def test_fetch_helpers_read_a_live_endpoint(service: str) -> None:
 
 
 def test_fetch_helpers_say_what_went_wrong(service: str) -> None:
-    with pytest.raises(ProbeError, match="answered 404"):
+    with pytest.raises(SignalMissingError, match="answered 404") as missing:
         fetch_metrics(service, "/nope")
-    with pytest.raises(ProbeError, match="answered 404"):
+    assert missing.value.url == service + "/nope"
+    assert "promhttp.Handler()" in str(missing.value)
+    with pytest.raises(SignalMissingError, match="answered 404") as missing:
         fetch_goroutines(service, "/pprof")
+    assert 'import _ "net/http/pprof"' in str(missing.value)
+    assert 'router.GET("/debug/pprof/*any", gin.WrapH(http.DefaultServeMux))' in str(missing.value)
+    with pytest.raises(SignalMissingError, match="not a Prometheus text exposition"):
+        fetch_metrics(service, "/html")
+    with pytest.raises(SignalMissingError, match="no 'goroutine N \\[state\\]:' header"):
+        fetch_goroutines(service, "/index")
     with pytest.raises(ProbeError, match="could not read"):
         fetch_metrics(f"http://127.0.0.1:{_closed_port()}", timeout=2)
     with pytest.raises(ConfigError, match="loopback"):

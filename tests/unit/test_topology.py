@@ -7,6 +7,8 @@ the user wrote) and the file, because that is what a user needs to fix it.
 from __future__ import annotations
 
 import copy
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,14 @@ import pytest
 import yaml
 
 from harness.errors import TopologyError
-from harness.topology import Build, Topology, VolumeMount, load_topology
+from harness.topology import (
+    Build,
+    Healthcheck,
+    SeededBugs,
+    Topology,
+    VolumeMount,
+    load_topology,
+)
 
 BASE: dict[str, Any] = {
     "name": "shop",
@@ -49,7 +58,7 @@ BASE: dict[str, Any] = {
             "gateway": {"port": 8080, "health": "/healthz", "metrics": "/metrics"},
             "inventory": {"health": "/healthz", "pprof": "/debug/pprof", "writable": True},
         },
-        "bugs": ["leak-on-timeout", "no-deadline"],
+        "bugs": {"env": "CHAOS_BUGS", "names": ["leak-on-timeout", "no-deadline"]},
     },
 }
 
@@ -81,14 +90,16 @@ _DELETE = object()
 
 
 def test_valid_file_is_parsed_into_services_links_and_settings(tmp_path: Path) -> None:
-    topology = load_topology(write(tmp_path, BASE))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing in it is ignored: no warning
+        topology = load_topology(write(tmp_path, BASE), environ={})
 
     assert topology.path == tmp_path / "compose.yml"
     assert topology.project_dir == tmp_path
     assert list(topology.services) == ["toxiproxy", "inventory", "gateway"]
     assert topology.prebuild == ("sh", "build.sh")
     assert topology.volumes == ("stock",)
-    assert topology.known_bugs == ("leak-on-timeout", "no-deadline")
+    assert topology.bugs == SeededBugs(env="CHAOS_BUGS", names=("leak-on-timeout", "no-deadline"))
     assert topology.toxiproxy is not None
     assert (topology.toxiproxy.service, topology.toxiproxy.api_port) == ("toxiproxy", 8474)
 
@@ -103,17 +114,15 @@ def test_valid_file_is_parsed_into_services_links_and_settings(tmp_path: Path) -
     assert gateway.command == ("serve", "--fast")
     assert (gateway.port, gateway.http_port, gateway.health) == (8080, 8080, "/healthz")
     assert gateway.writable is False
-    assert gateway.healthcheck == {
-        "test": ["CMD", "/app", "-check"],
-        "interval": "500ms",
-        "retries": 3,
-    }
+    assert gateway.healthcheck == Healthcheck(
+        test=("CMD", "/app", "-check"), interval_s=0.5, retries=3
+    )
 
     inventory = topology.service("inventory")
     assert inventory.build == Build(
         context=tmp_path / "images", dockerfile="Inv.Dockerfile", args={"N": "3"}
     )
-    assert inventory.environment == {"PORT": "8080", "EMPTY": ""}
+    assert inventory.environment == {"PORT": "8080"}  # EMPTY: the shell's, which has none
     assert inventory.volumes == (VolumeMount(volume="stock", target="/data"),)
     assert (inventory.port, inventory.http_port) == (None, 8080)  # falls back to ports[0]
     assert (inventory.pprof, inventory.metrics, inventory.writable) == ("/debug/pprof", None, True)
@@ -129,19 +138,27 @@ def test_image_only_service_and_no_x_chaos_block_are_accepted(tmp_path: Path) ->
     assert web.http_port == 80
     assert topology.links == {}
     assert topology.toxiproxy is None
-    assert topology.known_bugs is None
+    assert topology.bugs is None
+    assert topology.race_build_args is None
     assert topology.prebuild is None
 
 
-def test_reference_compose_file_is_valid() -> None:
+def test_reference_compose_file_is_valid_and_nothing_in_it_is_ignored() -> None:
     reference = Path(__file__).resolve().parents[2] / "compose" / "docker-compose.yml"
 
-    topology = load_topology(reference)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        topology = load_topology(reference)
 
-    assert topology.toxiproxy is not None
-    assert "gateway->inventory" in topology.links
+    # The reference runs no Toxiproxy of its own: the harness proxies its two links, and
+    # the gateway calls its downstreams by their compose names.
+    assert topology.toxiproxy is None
+    assert sorted(topology.links) == ["gateway->inventory", "gateway->payment"]
     for link in topology.links.values():
+        assert link.transparent
         assert link.upstream_service in topology.services
+        gateway_env = topology.service("gateway").environment
+        assert f"http://{link.upstream}" in gateway_env.values()
 
 
 # -- start_levels ---------------------------------------------------------------------------
@@ -190,7 +207,7 @@ REFUSED: dict[str, tuple[object, str]] = {
     # id: (document or text, fragment naming the key)
     "bad-yaml": ("services: [web\n", "is not valid YAML"),
     "file-not-mapping": ("- web\n- db\n", "the file in"),
-    "unknown-top-level-key": (changed("networks", {"n": {}}), "top level in"),
+    "unknown-top-level-key": (changed("servics", {"n": {}}), "top level in"),
     "no-services": ({"services": {}}, "defines no services"),
     "services-not-mapping": ({"services": ["web"]}, "services in"),
     "volumes-not-mapping": (changed("volumes", ["stock"]), "volumes in"),
@@ -202,9 +219,13 @@ REFUSED: dict[str, tuple[object, str]] = {
         "x-chaos.services names 'gatway'",
     ),
     "service-not-mapping": (changed("services/gateway", "nginx"), "services.gateway in"),
-    "unknown-service-key": (
+    "refused-service-key": (
         changed("services/gateway/network_mode", "host"),
-        "services.gateway in",
+        "services.gateway in {path}: `network_mode` is refused",
+    ),
+    "unknown-service-key": (
+        changed("services/gateway/enviroment", {"A": "1"}),
+        "services.gateway in {path} uses the key 'enviroment'",
     ),
     "unknown-x-chaos-service-key": (
         changed("x-chaos/services/gateway/timeout", 3),
@@ -212,19 +233,19 @@ REFUSED: dict[str, tuple[object, str]] = {
     ),
     "build-not-mapping": (changed("services/gateway/build", ["."]), "services.gateway.build in"),
     "unknown-build-key": (
-        changed("services/toxiproxy/build/target", "prod"),
+        changed("services/toxiproxy/build/contxt", "."),
         "services.toxiproxy.build in",
     ),
     "build-args-not-mapping": (
-        changed("services/toxiproxy/build/args", ["BINARY=toxiproxy"]),
+        changed("services/toxiproxy/build/args", "BINARY=toxiproxy"),
         "services.toxiproxy.build.args in",
     ),
     "no-build-or-image": (
         changed("services/gateway/build", _DELETE),
         "service 'gateway' in",
     ),
-    "environment-item-without-equals": (
-        changed("services/gateway/environment", ["PORT"]),
+    "environment-item-without-name": (
+        changed("services/gateway/environment", ["=8080"]),
         "services.gateway.environment in",
     ),
     "environment-not-mapping": (
@@ -316,7 +337,10 @@ REFUSED: dict[str, tuple[object, str]] = {
         changed("x-chaos/toxiproxy/api_port", -1),
         "x-chaos.toxiproxy.api_port in",
     ),
-    "links-not-mapping": (changed("x-chaos/links", ["gateway->inventory"]), "x-chaos.links in"),
+    "harness-links-and-own-toxiproxy": (
+        changed("x-chaos/links", ["gateway->inventory"]),
+        "x-chaos.toxiproxy in",
+    ),
     "links-without-toxiproxy": (changed("x-chaos/toxiproxy", _DELETE), "x-chaos.links in"),
     "link-name-without-arrow": (
         changed("x-chaos/links/gateway-inventory", {"listen": 1, "upstream": "inventory:8080"}),
@@ -368,16 +392,30 @@ REFUSED: dict[str, tuple[object, str]] = {
         changed("x-chaos/prebuild", {"command": ["sh", "build.sh"], "outputs": [1]}),
         "x-chaos.prebuild.outputs in",
     ),
+    "prebuild-absolute-input": (
+        changed("x-chaos/prebuild", {"command": ["sh", "build.sh"], "inputs": ["/src/*.go"]}),
+        "x-chaos.prebuild.inputs in {path}: '/src/*.go' must be a glob relative to the "
+        "compose file's folder",
+    ),
+    "prebuild-output-outside-the-folder": (
+        changed("x-chaos/prebuild", {"command": ["sh", "build.sh"], "outputs": ["../bin/*"]}),
+        "x-chaos.prebuild.outputs in {path}: '../bin/*' must be a glob relative to the "
+        "compose file's folder",
+    ),
+    "read-only-and-writable": (
+        changed("services/inventory/read_only", True),
+        "service 'inventory' in {path} has `read_only: true` and x-chaos `writable: true`",
+    ),
     "healthcheck-not-mapping": (
         changed("services/gateway/healthcheck", "curl -f localhost"),
         "services.gateway.healthcheck in",
     ),
     "unknown-healthcheck-key": (
-        changed("services/gateway/healthcheck", {"test": ["CMD", "/app"], "start_interval": "1s"}),
+        changed("services/gateway/healthcheck", {"test": ["CMD", "/app"], "every": "1s"}),
         "services.gateway.healthcheck in",
     ),
-    "healthcheck-without-test": (
-        changed("services/gateway/healthcheck", {"interval": "5s"}),
+    "healthcheck-test-not-a-command": (
+        changed("services/gateway/healthcheck", {"test": ["RUN", "/app"]}),
         "services.gateway.healthcheck.test in",
     ),
     "healthcheck-duration-without-unit": (
@@ -388,8 +426,13 @@ REFUSED: dict[str, tuple[object, str]] = {
         changed("services/gateway/healthcheck", {"test": "/app -check", "retries": "3"}),
         "services.gateway.healthcheck.retries in",
     ),
-    "bugs-not-a-list": (changed("x-chaos/bugs", "leak-on-timeout"), "x-chaos.bugs in"),
-    "bugs-not-strings": (changed("x-chaos/bugs", [{"name": "x"}]), "x-chaos.bugs in"),
+    "bugs-a-plain-list": (changed("x-chaos/bugs", ["leak-on-timeout"]), "x-chaos.bugs in"),
+    "bugs-names-not-strings": (
+        changed("x-chaos/bugs/names", [{"name": "x"}]),
+        "x-chaos.bugs.names in",
+    ),
+    "bugs-env-not-a-variable": (changed("x-chaos/bugs/env", "NOT A VAR"), "x-chaos.bugs.env in"),
+    "race-without-build-args": (changed("x-chaos/race", {}), "x-chaos.race in"),
 }
 
 
@@ -406,16 +449,42 @@ def test_refused_file_names_the_key_and_the_file(tmp_path: Path, case: str) -> N
     assert str(path) in message
 
 
-def test_unsupported_key_is_named_with_the_supported_ones(tmp_path: Path) -> None:
-    path = write(tmp_path, changed("services/gateway/network_mode", "host"))
+def test_misspelt_key_is_named_with_the_key_it_resembles(tmp_path: Path) -> None:
+    path = write(tmp_path, changed("services/gateway/healthcheks", {"test": "true"}))
 
     with pytest.raises(TopologyError) as info:
         load_topology(path)
 
-    assert str(info.value).startswith(
-        f"services.gateway in {path} uses the key 'network_mode', which chaos-harness does "
-        "not support; remove it or use one of: build, command, depends_on,"
+    assert str(info.value) == (
+        f"services.gateway in {path} uses the key 'healthcheks', which is not a compose key "
+        "chaos-harness knows (did you mean 'healthcheck'?); fix or remove it"
     )
+
+
+def test_service_reached_only_through_expose_talks_http_on_its_first_exposed_port(
+    tmp_path: Path,
+) -> None:
+    doc = {"services": {"api": {"image": "api:1", "expose": ["9000-9001", 7000]}}}
+
+    api = load_topology(write(tmp_path, doc)).service("api")
+
+    assert (api.ports, api.expose) == ((), (9000, 9001, 7000))
+    assert api.known_ports == (7000, 9000, 9001)  # all of them are published on loopback
+    assert api.http_port == 9000
+
+
+def test_x_chaos_may_describe_a_service_its_profiles_leave_out(tmp_path: Path) -> None:
+    doc = {
+        "services": {
+            "api": {"image": "api:1", "ports": [80]},
+            "debug": {"image": "dbg:1", "ports": [81], "profiles": ["debug"]},
+        },
+        "x-chaos": {"services": {"debug": {"health": "/ready"}}},
+    }
+
+    assert list(load_topology(write(tmp_path, doc), environ={}).services) == ["api"]
+    on = load_topology(write(tmp_path, doc), environ={"COMPOSE_PROFILES": "debug"})
+    assert on.service("debug").health == "/ready"
 
 
 def test_missing_file_is_refused_naming_the_file_and_the_setting(tmp_path: Path) -> None:
@@ -439,3 +508,64 @@ def test_unknown_service_and_link_names_list_the_known_ones(tmp_path: Path) -> N
         f"no link named 'gateway->payment' in the x-chaos block of {path}; "
         "the links are: gateway->inventory"
     )
+
+
+# -- links the harness proxies (transparent) ---------------------------------------------
+
+
+TWO_SERVICES: dict[str, Any] = {
+    "services": {
+        "front": {"image": "front:1", "ports": ["8080"]},
+        "back": {"image": "back:1", "expose": ["9000"], "x-note": "ignored"},
+    },
+    "x-chaos": {"services": {"back": {"port": 9000}}},
+}
+
+
+def _with_links(links: object, **chaos: object) -> dict[str, Any]:
+    doc = copy.deepcopy(TWO_SERVICES)
+    doc["services"]["back"].pop("x-note")
+    doc["services"]["back"].pop("expose")
+    doc["x-chaos"].update({"links": links, **chaos})
+    return doc
+
+
+def test_links_listed_by_name_are_proxied_by_the_harness_on_the_upstream_port(
+    tmp_path: Path,
+) -> None:
+    topology = load_topology(write(tmp_path, _with_links(["front->back"])))
+
+    link = topology.link("front->back")
+    assert link.transparent
+    assert (link.source, link.upstream, link.listen) == ("front", "back:9000", None)
+    assert topology.toxiproxy is None
+    assert topology.proxy_image is None
+
+
+def test_a_link_may_name_the_port_it_proxies_and_the_proxy_image(tmp_path: Path) -> None:
+    doc = _with_links({"front->back": {"port": 9100}}, proxy={"image": "toxiproxy:stock"})
+
+    topology = load_topology(write(tmp_path, doc))
+
+    assert topology.link("front->back").upstream == "back:9100"
+    assert topology.proxy_image == "toxiproxy:stock"
+
+
+@pytest.mark.parametrize(
+    ("links", "chaos", "fragment"),
+    [
+        (["front->nowhere"], {}, "names 'nowhere', which is not a service"),
+        (["front->front"], {}, "goes from a service to itself"),
+        (["front->back", "front->back"], {}, "names front->back twice"),
+        (["front-back"], {}, "must look like 'from->to'"),
+        ({"front->back": {"port": "x"}}, {}, "x-chaos.links.front->back.port in"),
+        ({"front->back": {"listen": 18081, "upstream": "back:9000"}}, {}, "x-chaos: toxiproxy:"),
+        (["front->back"], {"proxy": {"image": ""}}, "x-chaos.proxy.image in"),
+        ([], {"proxy": {"image": "toxiproxy:1"}}, "the file names no such link"),
+    ],
+)
+def test_bad_harness_links_are_refused_saying_what_to_fix(
+    tmp_path: Path, links: object, chaos: dict[str, object], fragment: str
+) -> None:
+    with pytest.raises(TopologyError, match=re.escape(fragment)):
+        load_topology(write(tmp_path, _with_links(links, **chaos)))

@@ -63,7 +63,9 @@ func main() {
 
 func run() error {
 	cli := parseArguments()
-	toxiproxy.Version = upstreamVersion()
+	// The build marker tells a client that this server has the HTTP toxics: chaos-harness
+	// reads GET /version and refuses HTTP faults on a Toxiproxy without it.
+	toxiproxy.Version = upstreamVersion() + "+chaos-harness"
 
 	if cli.printVersion {
 		fmt.Printf("toxiproxy-server version %s (chaos-harness build)\n", toxiproxy.Version)

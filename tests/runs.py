@@ -1,31 +1,28 @@
-"""Fixtures for the end-to-end plugin tests: a private image context, runs, and cleanup.
+"""Runs of the harness in a ``pytester`` folder, as a user runs it, and what they left.
 
-Every run happens in a ``pytester`` folder whose ``conftest.py`` records, as the run goes,
-the PIDs of its pytest processes, the sessions it started and the host PIDs of its
-containers. The outer test reads those records to ask Docker (through the ``docker`` CLI,
-not the harness's own code) and ``/proc`` what of that run is still there, and the
-:func:`harness` fixture removes it whatever the test's outcome.
+Every run happens in a folder whose ``conftest.py`` records, as the run goes, the PIDs of
+its pytest processes, the sessions it started and the host PIDs of its containers. The
+outer test reads those records to ask Docker (through the ``docker`` CLI, not the
+harness's own code) and ``/proc`` what of that run is still there; the ``harness`` fixture
+(root ``conftest.py``) removes it whatever the test's outcome.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 import pytest
 
-from harness.build import IMAGE_LABEL, build_lock, run_prebuild
+from harness.build import IMAGE_LABEL
 from harness.labels import OWNER_LABEL, SESSION_LABEL
-from harness.topology import load_topology
 
-REFERENCE = Path(__file__).resolve().parents[2] / "compose"
+REFERENCE = Path(__file__).resolve().parents[1] / "compose"
 RUN_TIMEOUT_S = 240.0
 
 # Written into every run's folder: records what the run had, for the outer test to check.
@@ -82,18 +79,15 @@ volumes:
 x-chaos:
   services:
     inventory: {{port: 8080, health: {health}, metrics: /metrics}}
-  bugs: [leak-on-timeout, no-deadline]
+  bugs: {{env: CHAOS_BUGS, names: [leak-on-timeout, no-deadline]}}
 """
 
 
 def compose_proxied(context: Path) -> str:
-    """The reference shape: gateway -> Toxiproxy -> inventory, from the reference binaries."""
+    """The reference shape: gateway -> inventory by its compose name, the harness's proxy on
+    the link (no Toxiproxy in the file), from the reference binaries."""
     return f"""\
 services:
-  toxiproxy:
-    build: {{context: {context}, args: {{BINARY: toxiproxy}}}}
-    command: ["-host", "0.0.0.0", "-port", "8474"]
-    ports: ["8474"]
   inventory:
     build: {{context: {context}, args: {{BINARY: inventory}}}}
     environment: {{PORT: "8080"}}
@@ -102,14 +96,12 @@ services:
     build: {{context: {context}, args: {{BINARY: gateway}}}}
     environment:
       PORT: "8080"
-      INVENTORY_URL: http://toxiproxy:18081
+      INVENTORY_URL: http://inventory:8080
       DOWNSTREAM_TIMEOUT: 1s
     ports: ["8080"]
-    depends_on: [toxiproxy, inventory]
+    depends_on: [inventory]
 x-chaos:
-  toxiproxy: {{service: toxiproxy, api_port: 8474}}
-  links:
-    gateway->inventory: {{listen: 18081, upstream: "inventory:8080"}}
+  links: [gateway->inventory]
   services:
     gateway: {{port: 8080, health: /healthz}}
     inventory: {{port: 8080, health: /healthz}}
@@ -259,34 +251,3 @@ class Run:
             label = f"label={IMAGE_LABEL}={digest}"
             for image in docker_cli("images", "-q", "--no-trunc", "--filter", label):
                 docker_cli("rmi", "-f", image)
-
-
-@pytest.fixture(scope="session")
-def image_context(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private build context with the reference binaries and Dockerfile.
-
-    A copy, so that a concurrent rebuild of ``compose/bin`` cannot change an image under a
-    running test; its content hash is stable, so the images are built once and reused.
-    """
-    # The reference's own prebuild, here rather than in a run: pytester gives each run a
-    # fresh HOME, and with it cold Go caches, so a build inside a run takes minutes.
-    topology = load_topology(REFERENCE / "docker-compose.yml")
-    with build_lock(topology):
-        run_prebuild(topology)
-    bins = REFERENCE / "bin"
-    context = tmp_path_factory.mktemp("reference-images")
-    # Everything the reference Dockerfile may copy, except the race builds nobody here needs.
-    shutil.copytree(bins, context / "bin", ignore=shutil.ignore_patterns("race"))
-    for name in ("Dockerfile", ".dockerignore"):
-        shutil.copy2(REFERENCE / name, context / name)
-    return context
-
-
-@pytest.fixture
-def harness(pytester: pytest.Pytester, image_context: Path) -> Iterator[Run]:
-    """A folder to run the harness in; removes whatever its runs left, even on failure."""
-    run = Run(pytester, image_context)
-    try:
-        yield run
-    finally:
-        run.cleanup()
