@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.exploration --bugs leak-on-timeout,no-deadline --seconds 300
     .venv/bin/python -m bench.exploration --race --bugs shared-counter-race --seconds 600
     .venv/bin/python -m bench.exploration --race --control .chaos/replays/bench-*.json
+    .venv/bin/python -m bench.exploration --smoke    # profile dev, two examples: seconds
 
 Without ``--bugs``: runs the state machine on the correct build for ``--seconds`` (new
 examples stop then) and prints examples per minute (the target is at least 30), and
@@ -28,6 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import tools
 from faults import Schedule
 from harness.backends.docker import DockerBackend, docker_client
 from harness.environment import Environment
@@ -152,7 +154,19 @@ def main() -> None:
         metavar="REPLAY",
         help="instead of exploring: replay these saved schedules once on the correct build",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="profile dev, at most 2 examples and 10 s per build, 1 replay: seconds",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.profile = "dev"
+        args.max_examples = min(args.max_examples, 2)
+        args.seconds = min(args.seconds, 10.0)
+        args.replays = min(args.replays, 1)
+    tools.require_docker()
+    tools.reference_build()
     # A run stopped with SIGTERM still removes the system it started (env.down in finally).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.shrink_seconds:
@@ -207,4 +221,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tools.run(main))
