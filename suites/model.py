@@ -46,6 +46,7 @@ from harness.checks import (
     stays_under,
 )
 from harness.explore import Burst, ExampleRun, Operation, SystemModel
+from harness.explore.invariants import Rank
 from harness.load import Outcome as Reply
 from harness.probes import sample
 from harness.topology import Topology
@@ -107,6 +108,13 @@ class ReferenceModel(SystemModel):
 
     def classify(self, outcome: Reply) -> str:
         return gateway_classify(outcome)
+
+    def rank(self, verdict: Verdict) -> Rank:
+        if verdict.check.startswith("breaker"):
+            return Rank.RECOVERY  # a breaker that never opens, or never closes again
+        if "bounded" in verdict.check:
+            return Rank.RESOURCES
+        return Rank.STATE  # writes, the audit trail, counters
 
     def settle_s(self, operations: Sequence[Operation]) -> float:
         return 6.0  # in-flight work (REQUEST_TIMEOUT + the audit's own budget) ends by then

@@ -7,20 +7,11 @@ calls it one step at a time; a replay (:func:`run_example`) hands it to
 :func:`faults.schedule.run_schedule`, the one interpreter of schedules. Either way every
 step is recorded, so a failure comes with the schedule that caused it.
 
-The invariants here hold for any HTTP service, whatever it does; the model
-(:class:`~harness.explore.model.SystemModel`) adds its own through its hooks:
-
-- answers within budget: with a reachable service and patient clients, every request of a
-  burst is answered within its operation's budget + ``EPSILON_MS``;
-- replies well formed: a complete HTTP reply the operation accepts (its statuses, its
-  predicate, by default a JSON body); with impatient clients, the replies that came back;
-- survives: a watched service keeps its process unless the schedule killed, stopped,
-  froze or restarted it (after every step), and is healthy at the end;
-- no runtime reports: no panic, fatal error or data race (with ``--chaos-race``) in any
-  watched service's log since the example began; a service that made one is restarted,
-  since the race detector reports a race once per process;
-- no leaked goroutines, per watched service with a pprof endpoint (unknown otherwise),
-  once faults are healed and in-flight work has had ``model.settle_s`` to end.
+What it checks comes from invariants (:mod:`harness.explore.invariants`): the generic ones,
+which hold for any HTTP service whatever it does, and the model's. An example does not
+stop at the first one broken: it runs to its end (a harness error in a step aside), heals,
+quiesces, and then reports every invariant it broke, ordered by cause, so a process that
+died is read before the timeouts it caused.
 """
 
 from __future__ import annotations
@@ -46,18 +37,10 @@ from faults import (
     Wait,
     run_schedule,
 )
-from harness.checks import (
-    Outcome,
-    Verdict,
-    answers_within,
-    goroutine_baseline,
-    no_leaked_goroutines,
-    no_runtime_reports,
-    replies_well_formed,
-    snapshot,
-    survives,
-)
+from harness.checks import Outcome, Verdict, goroutine_baseline, snapshot
 from harness.errors import ChaosError, ConfigError
+from harness.explore.invariants import Invariant, Rank, generic
+from harness.explore.invariants.replies import EPSILON_MS
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.sampler import MetricSampler
 
@@ -75,18 +58,17 @@ __all__ = [
     "Burst",
     "ExampleRun",
     "InvariantBroken",
+    "broken_message",
     "check_schedule",
     "patient_timeout_s",
     "replay",
     "run_example",
 ]
 
-EPSILON_MS = 500.0  # on top of a budget: scheduling noise on a busy machine
 MAX_ACTIVE = 2  # faults on at once
 QUIESCE_S = 0.2  # after healing, before the end-of-example checks
 SAMPLE_EVERY_S = 0.05
 PATIENT_S = 5.0  # the least a patient client waits; more when a budget needs it
-RUNTIME_REPORTS = ("data race", "panic", "fatal error")
 
 
 class InvariantBroken(Exception):
@@ -171,7 +153,9 @@ class ExampleRun:
     snapshots: dict[str, ServiceSnapshot] = field(default_factory=dict)
     baselines: dict[str, GoroutineBaseline] = field(default_factory=dict)
     unobserved: dict[str, str] = field(default_factory=dict)  # service -> why no baseline
-    failed: bool = False
+    invariants: list[Invariant] = field(default_factory=list)  # generic, then the model's
+    # Every invariant broken so far, first one per check: (rank, order, verdict).
+    failures: list[tuple[Rank, int, Verdict]] = field(default_factory=list)
     prefix: str = field(default_factory=lambda: f"x{uuid.uuid4().hex[:10]}")
     finished: bool = False
 
@@ -180,6 +164,13 @@ class ExampleRun:
             self.operations = check_model(self.model, self.env.topology)
         if not self.watched:
             self.watched = list(self.model.watched(self.env.topology))
+        if not self.invariants:
+            # Fresh ones for every example: an invariant may keep what it saw in this one.
+            self.invariants = [*generic(), *self.model.invariants(self.env.topology)]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failures)
 
     # -- start: a healed baseline ---------------------------------------------------------
 
@@ -187,7 +178,7 @@ class ExampleRun:
         # Not guarded: a system that cannot be brought back to its baseline is no finding
         # of this example's schedule (which has no step yet), so the error stops the run.
         self.env.reset()
-        self._judge(lambda: self.model.start(self), guarded=False)
+        self._judge(lambda: self.model.start(self), self.model.rank, guarded=False)
         for name in self.watched:
             self.snapshots[name] = snapshot(self.env, name)
             if self.env.topology.service(name).pprof is None:
@@ -199,6 +190,8 @@ class ExampleRun:
                 self.baselines[name] = goroutine_baseline(self.env, name)
             except ChaosError as exc:
                 self.unobserved[name] = f"could not read the goroutines of {name}: {exc}"
+        for each in self.invariants:
+            self._judge(lambda i=each: i.start(self), each.rank, guarded=False)  # type: ignore[misc]
 
     # -- steps (the StepExecutor protocol) ------------------------------------------------
 
@@ -253,16 +246,9 @@ class ExampleRun:
         patient = step.timeout_s * 1000 >= operation.budget_ms + EPSILON_MS
         burst = Burst(step, operation, key, result.history, result.sent, patient, sampler)
         self.bursts.append(burst)
-        self._judge(lambda: self.model.after_burst(self, burst))
-        if burst.judged:
-            self._require(answers_within(burst.history, operation.budget_ms, epsilon_ms=EPSILON_MS))
-            self._require(
-                replies_well_formed(burst.history, is_well_formed=operation.is_well_formed)
-            )
-        elif operation.statuses is not None or operation.well_formed is not None:
-            # Impatient clients gave up early, so no timing is judged; the replies that did
-            # come back must still be what the operation promises.
-            self._require(_answered_well_formed(burst.history, operation))
+        self._judge(lambda: self.model.after_burst(self, burst), self.model.rank)
+        for each in self.invariants:
+            self._judge(lambda i=each: i.after_burst(self, burst), each.rank)  # type: ignore[misc]
         return result
 
     def _operation(self, step: LoadBurst) -> Operation:
@@ -286,58 +272,36 @@ class ExampleRun:
 
     # -- after every step: cheap ----------------------------------------------------------
 
-    def check_alive(self) -> None:
-        """Services the schedule did not stop keep their process."""
-        busy = {str(f.to_json().get("service")) for f in self.active if isinstance(f, ProcessFault)}
-        for name in self.watched:
-            if name in busy or name in self.replaced:
-                continue
-            before = self.snapshots[name].state
-            now = self._guard(lambda n=name: self.env.state(n))  # type: ignore[misc]
-            if not now.alive or (before.pid is not None and now.pid not in (None, before.pid)):
-                self._fail(survives(self.env, name, self.snapshots[name]))
+    def after_step(self, step: Step | None = None) -> None:
+        """Tell every invariant a step was taken (the last one, unless given)."""
+        taken = step if step is not None else (self.steps[-1] if self.steps else None)
+        if taken is None:
+            return
+        for each in self.invariants:
+            self._judge(lambda i=each: i.after_step(self, taken), each.rank)  # type: ignore[misc]
 
     # -- end: heal, quiesce, check the rest -----------------------------------------------
 
     def finish(self) -> None:
+        """Heal, quiesce, judge the end of the example; raise :class:`InvariantBroken`
+        naming every invariant the example broke, the most basic cause first."""
         if self.finished:
             return
         self.finished = True
+        for each in self.invariants:
+            self._judge(lambda i=each: i.before_heal(self), each.rank)  # type: ignore[misc]
         for fault in reversed(list(self.active)):
             self.steps.append(FaultOff(fault))
             self.active.remove(fault)
             self._guard(lambda f=fault: f.heal(self.env))  # type: ignore[misc]
         self.env.heal_all()
-        if self.failed:
-            return  # the first broken invariant is the story; the rest would only add noise
         self.env.events.progress(f"quiesce after {len(self.steps)} steps")
         time.sleep(QUIESCE_S)
-        for name in self.watched:
-            if name not in self.replaced:
-                self._require(survives(self.env, name, self.snapshots[name]))
-            # Logs only grow, across restarts too: the mark taken at the start still holds.
-            reports = no_runtime_reports(
-                self.env,
-                name,
-                since=self.snapshots[name].log_mark,
-                kinds=RUNTIME_REPORTS,
-                also=self.model.log_reports,
-            )
-            if reports.outcome is Outcome.FAIL:
-                # The race detector reports a race once per process: the next example (a
-                # shrink candidate, a replay) needs a fresh process to be able to see it.
-                self._guard(lambda n=name: self.env.restart(n))  # type: ignore[misc]
-            self._require(reports)
-        settle_s = self.model.settle_s(self.operations)
-        for name in self.watched:
-            if name in self.replaced:
-                continue  # a new process: the old baseline says nothing about it
-            baseline = self.baselines.get(name)
-            if baseline is None:
-                self._require(Verdict.unknown("no leaked goroutines", self.unobserved[name]))
-                continue
-            self._require(no_leaked_goroutines(self.env, baseline, settle_s=settle_s))
-        self._judge(lambda: self.model.end(self))
+        for each in self.invariants:
+            self._judge(lambda i=each: i.end(self), each.rank)  # type: ignore[misc]
+        self._judge(lambda: self.model.end(self), self.model.rank)
+        if self.failures:
+            self._raise()
 
     # -- verdicts -------------------------------------------------------------------------
 
@@ -348,31 +312,44 @@ class ExampleRun:
             steps.append(FaultOff(fault))
         return Schedule(tuple(steps))
 
-    def _judge(self, verdicts: Callable[[], Iterable[Verdict]], *, guarded: bool = True) -> None:
-        """Require every verdict a model hook yields; a harness error in it fails the
-        example like one in a step (``guarded``), or stops the run."""
+    def _judge(
+        self,
+        verdicts: Callable[[], Iterable[Verdict]],
+        rank: Rank | Callable[[Verdict], Rank],
+        *,
+        guarded: bool = True,
+    ) -> None:
+        """Record every verdict a hook yields; a harness error in it fails the example like
+        one in a step (``guarded``), or stops the run."""
         try:
             for verdict in verdicts():
-                self._require(verdict)
+                self._require(verdict, rank if isinstance(rank, Rank) else rank(verdict))
         except ChaosError as exc:
             if not guarded:
                 raise
             self._fail(Verdict.failing("step runs", f"{type(exc).__name__}: {exc}"))
 
-    def _require(self, verdict: Verdict) -> None:
-        """An exploration fails on a failing verdict only; unknown (unobserved) is noted."""
+    def _require(self, verdict: Verdict, rank: Rank) -> None:
+        """An exploration fails on a failing verdict only; unknown (unobserved) is noted.
+        The example goes on: what else it breaks is part of the story."""
         self.env.events.verdict(verdict)
-        if verdict.outcome is Outcome.FAIL:
-            self._fail(verdict, noted=True)
-
-    def _fail(self, verdict: Verdict, *, noted: bool = False) -> NoReturn:
-        self.failed = True
-        if not noted:
-            self.env.events.verdict(verdict)
-        message = f"[{verdict.check}: {verdict.outcome.value}] {verdict.message}"
+        if verdict.outcome is not Outcome.FAIL:
+            return
+        if any(seen.check == verdict.check for _, _, seen in self.failures):
+            return  # the first failure of a check tells it; later ones follow from it
+        self.failures.append((rank, len(self.failures), verdict))
+        first = verdict.message.splitlines()[0][:120]
         self.env.events.progress(
-            f"broken after {len(self.steps)} steps: {message.splitlines()[0][:120]}"
+            f"broken after {len(self.steps)} steps: [{verdict.check}: fail] {first}"
         )
+
+    def _fail(self, verdict: Verdict) -> NoReturn:
+        """A step could not be taken: the example ends here, with what it broke so far."""
+        self._require(verdict, Rank.PROCESS)
+        self._raise()
+
+    def _raise(self) -> NoReturn:
+        message = broken_message(self.failures)
         if self.on_failure is not None:
             self.on_failure(self.schedule(), message)
         raise InvariantBroken(message)
@@ -386,25 +363,14 @@ class ExampleRun:
             self._fail(Verdict.failing("step runs", f"{type(exc).__name__}: {exc}"))
 
 
-def _answered_well_formed(history: History, operation: Operation) -> Verdict:
-    name = "replies well formed"
-    answered = [d.value for _, d in history.completed() if isinstance(d.value, dict)]
-    answered = [v for v in answered if v.get("status") is not None]
-    bad = [v for v in answered if not operation.is_well_formed(v)]
-    if not answered:
-        return Verdict.unknown(
-            name, f"no {operation.name} request was answered before its client gave up"
-        )
-    if bad:
-        statuses = sorted({str(v.get("status")) for v in bad})
-        return Verdict.failing(
-            name,
-            f"{len(bad)} of {len(answered)} answered {operation.name} requests got a reply "
-            f"the operation does not accept (statuses {', '.join(statuses)})",
-        )
-    return Verdict.passing(
-        name, f"all {len(answered)} answered {operation.name} requests well formed"
-    )
+def broken_message(failures: Sequence[tuple[Rank, int, Verdict]]) -> str:
+    """Every broken invariant, the most basic cause first (then in the order they broke)."""
+    ordered = [verdict for _, _, verdict in sorted(failures, key=lambda f: (f[0], f[1]))]
+    lines = [f"[{v.check}: {v.outcome.value}] {v.message}" for v in ordered]
+    if len(lines) == 1:
+        return lines[0]
+    numbered = "\n".join(f"{n}. {line}" for n, line in enumerate(lines, start=1))
+    return f"{len(lines)} invariants broken, the most basic cause first:\n{numbered}"
 
 
 def _no_operation(step: LoadBurst, operations: Sequence[Operation]) -> str:
@@ -441,8 +407,7 @@ def run_example(
     run = ExampleRun(env, model, on_failure=on_failure)
     run.start()
     try:
-        run.check_alive()
-        run_schedule(schedule, env, executor=run, on_step=lambda _: run.check_alive())
+        run_schedule(schedule, env, executor=run, on_step=lambda record: run.after_step())
     finally:
         run.finish()
     return run

@@ -136,8 +136,8 @@ def exploration_machine(
             self.run.wait(tenths / 10)
 
         @invariant()
-        def services_alive(self) -> None:
-            self.run.check_alive()
+        def after_each_step(self) -> None:
+            self.run.after_step()
 
         def teardown(self) -> None:
             self.run.finish()

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from faults.schedule import LoadBurst
     from harness.checks.verdict import Verdict
     from harness.explore.engine import Burst, ExampleRun
+    from harness.explore.invariants import Invariant, Rank
     from harness.topology import Topology
 
 __all__ = ["Operation", "SystemModel", "check_model"]
@@ -126,7 +127,19 @@ class SystemModel:
         long at most). Default: three times the longest budget."""
         return 3 * max(op.budget_ms for op in operations) / 1000
 
-    # -- hooks: each yields verdicts; the first failing one ends the example -------------
+    def invariants(self, topology: Topology) -> Iterable[Invariant]:
+        """Invariants of this system's own, checked beside the generic ones in every example
+        (fresh ones per example: they may keep what they saw in it)."""
+        return ()
+
+    def rank(self, verdict: Verdict) -> Rank:
+        """How basic a cause a failing verdict of this model's hooks is (see
+        :class:`~harness.explore.invariants.Rank`); by default, the system's own state."""
+        from harness.explore.invariants import Rank
+
+        return Rank.STATE
+
+    # -- hooks: each yields verdicts; an example reports every failing one at its end ----
 
     def start(self, example: ExampleRun) -> Iterable[Verdict]:
         """At the start of an example, after every fault was healed and every service is
@@ -139,8 +152,8 @@ class SystemModel:
         return ()
 
     def end(self, example: ExampleRun) -> Iterable[Verdict]:
-        """At the end of an example: faults healed, the system quiet, the engine's own end
-        checks passed (so in-flight work has ended)."""
+        """At the end of an example: faults healed, the system quiet, the invariants' own
+        end checks done (so in-flight work has ended)."""
         return ()
 
 
