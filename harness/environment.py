@@ -79,7 +79,7 @@ class Environment:
             # Before any service: a service's name resolution points at its links' proxies.
             apis = self.backend.start_link_proxies(own)
             for link in own:
-                server = self._server(*apis[link.name])
+                server = self._server(*apis[link.name], counts_traffic=True)
                 server.wait_ready(
                     self.startup_timeout_s,
                     what=f"link {link.name}",
@@ -101,8 +101,9 @@ class Environment:
                     listen, upstream = self.backend.proxy_endpoints(link)
                     self._proxies[link.name] = server.create(link, listen, upstream)
 
-    def _server(self, host: str, port: int) -> ToxiproxyServer:
-        return self._servers.setdefault((host, port), ToxiproxyServer(host, port))
+    def _server(self, host: str, port: int, *, counts_traffic: bool = False) -> ToxiproxyServer:
+        server = ToxiproxyServer(host, port, counts_traffic=counts_traffic)
+        return self._servers.setdefault((host, port), server)
 
     def down(self) -> None:
         self._active.clear()
@@ -176,6 +177,22 @@ class Environment:
         """Where the test process reaches a link's proxy itself (on 127.0.0.1): what the
         link's source reaches when it calls its upstream, faults included."""
         return self.backend.link_address(self.topology.link(link))
+
+    def link_traffic(self) -> dict[str, float] | None:
+        """Bytes each link's proxy has carried so far (both ways), by link name; None when
+        a proxy does not export them (a Toxiproxy the compose file runs, without
+        ``-proxy-metrics``). Two readings around some traffic tell which links it took."""
+        from harness.toxiproxy import proxy_name
+
+        carried: dict[str, float] = {}
+        readings = {address: server.traffic() for address, server in self._servers.items()}
+        if any(reading is None for reading in readings.values()):
+            return None
+        for name, handle in self._proxies.items():
+            reading = readings[(handle.server.host, handle.server.port)]
+            assert reading is not None
+            carried[name] = reading.get(proxy_name(handle.link), 0.0)
+        return carried
 
     def toxiproxy_versions(self) -> list[str]:
         """What each Toxiproxy server of this system answers on GET /version."""

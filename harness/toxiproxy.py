@@ -63,9 +63,11 @@ class ToxicState:
 
 
 class ToxiproxyServer:
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, counts_traffic: bool = False) -> None:
         self.host = host
         self.port = port
+        # Started with -proxy-metrics (the harness's own proxies): traffic() can be read.
+        self.counts_traffic = counts_traffic
         self._client = Toxiproxy()
         self._version: str | None = None
 
@@ -116,6 +118,27 @@ class ToxiproxyServer:
                 reply = requests.get(f"http://{self.host}:{self.port}/version", timeout=2)
             self._version = _version_text(_checked(reply).text.strip())
         return self._version
+
+    def traffic(self) -> dict[str, float] | None:
+        """Bytes each proxy of this server has carried, both ways (``-proxy-metrics``), by
+        proxy name; None when the server does not export them."""
+        from harness.probes import parse_metrics
+
+        if not self.counts_traffic:
+            return None
+        try:
+            reply = requests.get(f"http://{self.host}:{self.port}/metrics", timeout=2)
+        except requests.RequestException:
+            return None
+        if reply.status_code != 200:
+            return None
+        # A proxy that has carried nothing yet has no series at all.
+        series = parse_metrics(reply.text).get("toxiproxy_proxy_received_bytes_total", {})
+        carried: dict[str, float] = {}
+        for labels, value in series.items():
+            proxy = dict(labels).get("proxy", "")
+            carried[proxy] = carried.get(proxy, 0.0) + value
+        return carried
 
     @property
     def http_toxics(self) -> bool:

@@ -156,7 +156,14 @@ class LocalBackend(Backend):
         log = (self.folder / "link-proxies.log").open("ab")
         try:
             self._proxy = subprocess.Popen(
-                [str(binary), "-host", "127.0.0.1", "-port", str(self._proxy_api)],
+                [
+                    str(binary),
+                    "-host",
+                    "127.0.0.1",
+                    "-port",
+                    str(self._proxy_api),
+                    "-proxy-metrics",
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -39,6 +39,7 @@ from faults import (
 )
 from harness.checks import Outcome, Verdict, goroutine_baseline, snapshot
 from harness.errors import ChaosError, ConfigError
+from harness.explore.calibration import Calibration, calibrate
 from harness.explore.invariants import Invariant, Rank, generic
 from harness.explore.invariants.replies import EPSILON_MS
 from harness.explore.model import Operation, SystemModel, check_model
@@ -59,6 +60,7 @@ __all__ = [
     "ExampleRun",
     "InvariantBroken",
     "broken_message",
+    "calibrated",
     "check_schedule",
     "patient_timeout_s",
     "replay",
@@ -154,6 +156,9 @@ class ExampleRun:
     baselines: dict[str, GoroutineBaseline] = field(default_factory=dict)
     unobserved: dict[str, str] = field(default_factory=dict)  # service -> why no baseline
     invariants: list[Invariant] = field(default_factory=list)  # generic, then the model's
+    # What each operation does fault-free (None: not learnt; invariants that compare say
+    # unknown).
+    calibration: Calibration | None = None
     # Every invariant broken so far, first one per check: (rank, order, verdict).
     failures: list[tuple[Rank, int, Verdict]] = field(default_factory=list)
     prefix: str = field(default_factory=lambda: f"x{uuid.uuid4().hex[:10]}")
@@ -397,14 +402,22 @@ def check_schedule(env: Environment, model: SystemModel, schedule: Schedule) -> 
             raise ConfigError(f"it does not fit this model: {_no_operation(step, operations)}")
 
 
+def calibrated(env: Environment, model: SystemModel) -> Calibration:
+    """Bring the system to its healed baseline and learn what each operation does there."""
+    baseline = ExampleRun(env, model)
+    baseline.start()
+    return calibrate(env, model, baseline.operations)
+
+
 def run_example(
     env: Environment,
     model: SystemModel,
     schedule: Schedule,
     on_failure: Callable[[Schedule, str], None] | None = None,
+    calibration: Calibration | None = None,
 ) -> ExampleRun:
     """Run a saved schedule as one example: same start, steps, checks and end."""
-    run = ExampleRun(env, model, on_failure=on_failure)
+    run = ExampleRun(env, model, on_failure=on_failure, calibration=calibration)
     run.start()
     try:
         run_schedule(schedule, env, executor=run, on_step=lambda record: run.after_step())
@@ -418,11 +431,12 @@ def replay(
 ) -> tuple[int, list[str]]:
     """Run ``schedule`` ``runs`` times; (how many broke an invariant, their messages)."""
     check_schedule(env, model, schedule)
+    calibration = calibrated(env, model)
     messages: list[str] = []
     for number in range(1, runs + 1):
         env.events.progress(f"replay {number}/{runs}")
         try:
-            run_example(env, model, schedule)
+            run_example(env, model, schedule, calibration=calibration)
         except InvariantBroken as exc:
             messages.append(f"run {number}: {exc}")
     return len(messages), messages

@@ -21,7 +21,8 @@ from faults import Fault, Latency, LoadBurst
 from faults.strategies import FAMILIES
 from faults.strategies import faults as fault_strategy
 from harness.errors import ChaosError
-from harness.explore.engine import MAX_ACTIVE, ExampleRun, patient_timeout_s
+from harness.explore.calibration import Calibration
+from harness.explore.engine import MAX_ACTIVE, ExampleRun, calibrated, patient_timeout_s
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.explore.profiles import PROFILES, Budget, hypothesis_settings
 from harness.explore.replays import Failure, FailureLog
@@ -48,7 +49,10 @@ def _http_links(env: Environment) -> list[str]:
 
 
 def exploration_machine(
-    env: Environment, model: SystemModel, log: FailureLog
+    env: Environment,
+    model: SystemModel,
+    log: FailureLog,
+    calibration: Calibration | None = None,
 ) -> type[RuleBasedStateMachine]:
     """A state machine class over ``env``; every failing example's schedule goes to ``log``."""
     topology = env.topology
@@ -80,7 +84,12 @@ def exploration_machine(
             log.examples += 1
             env.events.progress(f"example {log.examples}")
             self.run = ExampleRun(
-                env, model, on_failure=log.add, operations=operations, watched=watched
+                env,
+                model,
+                on_failure=log.add,
+                operations=operations,
+                watched=watched,
+                calibration=calibration,
             )
             self.run.start()
 
@@ -185,13 +194,14 @@ def explore(
     budget = Budget(budget_s if budget_s is not None else chosen.budget_s)
     check_model(model, env.topology)  # a model that does not fit fails before anything runs
     env.events.progress(f"exploring: profile {profile}, seed {seed}, budget {budget.seconds:.0f} s")
+    calibration = calibrated(env, model)
     error: BaseException | None = None
     planned = 0
     round_number = 0
     while planned < wanted and not budget.spent:
         size = min(ROUND, wanted - planned)
         planned += size
-        machine = exploration_machine(env, model, log)
+        machine = exploration_machine(env, model, log, calibration)
         machine._hypothesis_internal_use_seed = seed + round_number  # what @seed does
         round_number += 1
         try:
