@@ -39,10 +39,11 @@ __all__ = [
     "Topology",
     "ToxiproxySpec",
     "VolumeMount",
+    "WorkloadRequest",
     "load_topology",
 ]
 
-_CHAOS_KEYS = {"prebuild", "toxiproxy", "proxy", "links", "services", "bugs", "race"}
+_CHAOS_KEYS = {"prebuild", "toxiproxy", "proxy", "links", "services", "bugs", "race", "workload"}
 _CHAOS_SERVICE_KEYS = {"port", "health", "metrics", "pprof", "writable", "local"}
 _LINK_NAME = re.compile(r"^[A-Za-z0-9_.-]+->[A-Za-z0-9_.-]+$")
 
@@ -133,6 +134,22 @@ class SeededBugs:
 
 
 @dataclass(frozen=True)
+class WorkloadRequest:
+    """One entry of ``x-chaos.workload``: a request a user of the system sends, how often,
+    and what a good answer is (what ``--chaos-explore`` sends while it breaks things)."""
+
+    name: str  # for messages; default "GET /items/1 to front"
+    service: str  # the service it is sent to
+    request: str  # "METHOD /path"
+    rate: float = 10.0  # requests per second of a burst
+    budget_ms: float = 5000.0  # every answer within this: a hang is always a finding
+    statuses: frozenset[int] | None = None  # the statuses a reply may have (None: any)
+    body: Any = None  # JSON (a mapping or a list) or text (a string)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    overload: bool = False  # safe to send far above its rate (a read)
+
+
+@dataclass(frozen=True)
 class ToxiproxySpec:
     service: str
     api_port: int = 8474
@@ -154,6 +171,8 @@ class Topology:
     prebuild_inputs: tuple[str, ...] | None = None
     prebuild_outputs: tuple[str, ...] = ()
     name: str | None = None  # the compose file's top-level `name:`
+    # x-chaos.workload: what its users send (None: the file declares none)
+    workload: tuple[WorkloadRequest, ...] | None = None
 
     @property
     def project(self) -> str:
@@ -273,6 +292,7 @@ def _parse(project: ComposeProject) -> Topology:
         volumes=volumes,
         bugs=_bugs(chaos.get("bugs"), where),
         race_build_args=_race(chaos.get("race"), where),
+        workload=_workload(chaos.get("workload"), where, services),
     )
     topology.start_levels()  # reject dependency cycles now, not at start-up
     return topology
@@ -390,6 +410,140 @@ def _race(raw: object, where: str) -> Mapping[str, str] | None:
             "race-detector build, e.g. {build_args: {VARIANT: race}}"
         )
     return {str(k): str(v) for k, v in args.items()}
+
+
+_WORKLOAD_KEYS = {
+    "service", "request", "rate", "budget_ms", "statuses", "body", "headers", "name", "overload"
+}  # fmt: skip
+_WORKLOAD_EXAMPLE = '- {service: front, request: "GET /items/1", rate: 20}'
+_REQUEST_LINE = re.compile(r"^[A-Za-z]+ /\S*$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token
+MAX_WORKLOAD_RATE = 1000.0  # requests per second; more is a typo, not a workload
+MAX_BUDGET_MS = 120_000.0  # the longest a client of the harness waits
+
+
+def _workload(
+    raw: object, where: str, services: Mapping[str, Service]
+) -> tuple[WorkloadRequest, ...] | None:
+    """``workload: [{service, request, rate, budget_ms, statuses, body, headers}, ...]``."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw:
+        raise TopologyError(
+            f"x-chaos.workload in {where} must be a list of the requests your users send, "
+            f"one a line, e.g.\n  workload:\n    {_WORKLOAD_EXAMPLE}"
+        )
+    entries = [
+        _workload_entry(item, where, f"x-chaos.workload[{n}]", services)
+        for n, item in enumerate(raw)
+    ]
+    names = [entry.name for entry in entries]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise TopologyError(
+            f"x-chaos.workload in {where} has two entries named {', '.join(twice)}; give "
+            "one of them a `name:` of its own (e.g. name: item read)"
+        )
+    return tuple(entries)
+
+
+def _workload_entry(
+    raw: object, where: str, what: str, services: Mapping[str, Service]
+) -> WorkloadRequest:
+    if not isinstance(raw, Mapping):
+        raise TopologyError(
+            f"{what} in {where} must be a mapping like {_WORKLOAD_EXAMPLE[2:]}, got {raw!r}"
+        )
+    _only(raw, _WORKLOAD_KEYS, where, what)
+    known = ", ".join(sorted(services))
+    service = raw.get("service")
+    if service is None:
+        raise TopologyError(
+            f"{what} in {where} needs `service:`, the service it is sent to (one of: {known})"
+        )
+    if not isinstance(service, str) or service not in services:
+        raise TopologyError(
+            f"{what}.service in {where} is {service!r}, which is not a service; "
+            f"the services are: {known}"
+        )
+    request = raw.get("request")
+    if not isinstance(request, str) or not _REQUEST_LINE.match(request.strip()):
+        raise TopologyError(
+            f'{what}.request in {where} must be a request line like "GET /items/1" (a '
+            f"method, one space, a path that starts with /), got {request!r}"
+        )
+    method, _, path = request.strip().partition(" ")
+    request = f"{method.upper()} {path}"
+    name = raw.get("name", f"{request} to {service}")
+    if not isinstance(name, str) or not name.strip():
+        raise TopologyError(f"{what}.name in {where} must be a non-empty string, got {name!r}")
+    return WorkloadRequest(
+        name=name.strip(),
+        service=str(service),
+        request=request,
+        rate=_number(
+            raw.get("rate", 10.0), 0.0, MAX_WORKLOAD_RATE, where, f"{what}.rate",
+            "requests per second of a burst (e.g. rate: 20)",
+        ),
+        budget_ms=_number(
+            raw.get("budget_ms", 5000.0), 0.0, MAX_BUDGET_MS, where, f"{what}.budget_ms",
+            "the milliseconds within which every answer must come (e.g. budget_ms: 2000)",
+        ),
+        statuses=_statuses(raw.get("statuses"), where, f"{what}.statuses"),
+        body=_body(raw.get("body"), where, f"{what}.body"),
+        headers=_headers(raw.get("headers"), where, f"{what}.headers"),
+        overload=_flag(raw.get("overload", False), where, f"{what}.overload"),
+    )  # fmt: skip
+
+
+def _number(raw: object, low: float, high: float, where: str, what: str, meaning: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not low < raw <= high:
+        raise TopologyError(
+            f"{what} in {where} must be {meaning}: a number more than {low:g} and at most "
+            f"{high:g}, got {raw!r}"
+        )
+    return float(raw)
+
+
+def _statuses(raw: object, where: str, what: str) -> frozenset[int] | None:
+    if raw is None:
+        return None
+    items = raw if isinstance(raw, list) else [raw]
+    if not items or not all(
+        isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in items
+    ):
+        raise TopologyError(
+            f"{what} in {where} must be a list of the HTTP statuses a reply may have (100 to "
+            f"599), e.g. statuses: [200, 503]; got {raw!r}"
+        )
+    return frozenset(items)
+
+
+def _body(raw: object, where: str, what: str) -> Any:
+    if raw is None or isinstance(raw, str | list | Mapping):
+        return dict(raw) if isinstance(raw, Mapping) else raw
+    raise TopologyError(
+        f"{what} in {where} must be JSON (a mapping or a list, sent as application/json) or "
+        f"text (a string, sent as it is), e.g. body: {{name: pen}}; got {raw!r}"
+    )
+
+
+def _headers(raw: object, where: str, what: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    example = 'e.g. headers: {Authorization: "Bearer abc"}'
+    if not isinstance(raw, Mapping):
+        raise TopologyError(f"{what} in {where} must be a mapping of names to values, {example}")
+    headers: dict[str, str] = {}
+    for key, value in raw.items():
+        text = str(value) if isinstance(value, str | int | float) else None
+        if not _HEADER_NAME.match(str(key)) or text is None or "\n" in text or "\r" in text:
+            raise TopologyError(
+                f"{what} in {where}: {key!r}: {value!r} is not a header; names are HTTP tokens "
+                f"and values one line of text, {example}"
+            )
+        headers[str(key)] = text
+    return headers
 
 
 def _environment(raw: object, where: str, name: str, what: str = "") -> dict[str, str]:

@@ -31,13 +31,18 @@ from harness.load import Outcome, RequestFactory, default_classify
 if TYPE_CHECKING:
     from faults.schedule import LoadBurst
     from harness.checks.verdict import Verdict
+    from harness.environment import Environment
     from harness.explore.engine import Burst, ExampleRun
     from harness.explore.invariants import Invariant, Rank
+    from harness.load import LoadResult
     from harness.topology import Topology
 
 __all__ = ["Operation", "SystemModel", "check_model"]
 
 Reply = Mapping[str, Any]  # a completed request's value in a History: status, body, latency_ms
+# Runs a burst itself instead of sending HTTP load: (env, service, what sends() gave,
+# **the options of Environment.load) -> its LoadResult, every run recorded in its history.
+Runner = Callable[..., "LoadResult"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class Operation:
     # idempotency keys and request IDs). Default: the request line itself, every time.
     per_burst: Callable[[str, str], str | RequestFactory] | None = None
     overload: bool = False  # safe to send far above the usual rate (a read): overload bursts
+    rate: float = 10.0  # requests per second of the bursts the coverage phase sends
+    # A burst that is not HTTP load (a functional test's body, run again and again); None:
+    # Environment.load sends the request line.
+    runner: Runner | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "requests", tuple(self.requests))
@@ -79,6 +88,15 @@ class Operation:
 
     def sends(self, line: str, key: str) -> str | RequestFactory:
         return self.per_burst(line, key) if self.per_burst is not None else line
+
+    def load(
+        self, env: Environment, service: str, request: str | RequestFactory, **options: Any
+    ) -> LoadResult:
+        """One burst of this operation, as :meth:`Environment.load
+        <harness.environment.Environment.load>` takes it (or its own ``runner``)."""
+        if self.runner is not None:
+            return self.runner(env, service, request, **options)
+        return env.load(service, request, **options)
 
     def is_well_formed(self, reply: Reply) -> bool:
         if self.statuses is not None and reply.get("status") not in self.statuses:
@@ -126,6 +144,11 @@ class SystemModel:
         """How long in-flight work may take to end after heal (the leak check waits that
         long at most). Default: three times the longest budget."""
         return 3 * max(op.budget_ms for op in operations) / 1000
+
+    def keeps(self, invariant: Invariant) -> bool:
+        """Whether one of the generic invariants applies to this system (default: all; a
+        model whose bursts are not HTTP replies keeps those about processes only)."""
+        return True
 
     def invariants(self, topology: Topology) -> Iterable[Invariant]:
         """Invariants of this system's own, checked beside the generic ones in every example
