@@ -109,7 +109,8 @@ def calibrate(env: Environment, model: SystemModel, operations: Sequence[Operati
     baselines: dict[str, OperationBaseline] = {}
     for operation in operations:
         reading = env.link_traffic()
-        result = env.load(
+        result = operation.load(
+            env,
             operation.service,
             operation.sends(operation.requests[0], f"calibrate-{operation.name}"),
             rate=RATE,

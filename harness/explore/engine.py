@@ -171,7 +171,8 @@ class ExampleRun:
             self.watched = list(self.model.watched(self.env.topology))
         if not self.invariants:
             # Fresh ones for every example: an invariant may keep what it saw in this one.
-            self.invariants = [*generic(), *self.model.invariants(self.env.topology)]
+            self.invariants = [*filter(self.model.keeps, generic())]
+            self.invariants += self.model.invariants(self.env.topology)
 
     @property
     def failed(self) -> bool:
@@ -238,7 +239,8 @@ class ExampleRun:
             sampler.scrape_now()  # the state the burst is compared with, before it starts
         with sampler if sampler is not None else contextlib.nullcontext():
             result: LoadResult = self._guard(
-                lambda: self.env.load(
+                lambda: operation.load(
+                    self.env,
                     step.service,
                     operation.sends(step.request, key),
                     rate=step.rate,
