@@ -5,6 +5,7 @@
     .venv/bin/python -m bench.exploration --race --bugs shared-counter-race --seconds 600
     .venv/bin/python -m bench.exploration --race --control .chaos/replays/bench-*.json
     .venv/bin/python -m bench.exploration --smoke    # profile dev, two examples: seconds
+    .venv/bin/python -m bench.exploration --coverage --bugs no-breaker --seconds 300
 
 Without ``--bugs``: runs the state machine on the correct build for ``--seconds`` (new
 examples stop then) and prints examples per minute (the target is at least 30), and
@@ -14,6 +15,9 @@ failing schedule saved under ``.chaos/replays/`` and replayed ``--replays`` time
 table row per bug: found or not, after how long, the shrunk schedule's length (fault
 steps / steps) and how many replays reproduced the failure. ``--race`` explores the
 race-detector builds, where data races are reported (the plain builds rarely show them).
+The random rounds alone are measured unless ``--coverage`` puts the coverage phase (every
+single fault kind on every target, :mod:`harness.explore.coverage`) first, as
+``explore_or_replay`` does.
 ``--control`` replays saved schedules once each on the correct build, where every one
 must keep every invariant (or what the exploration found was not the bug's doing).
 
@@ -86,12 +90,19 @@ def measure(
     replays: int,
     max_examples: int,
     race: bool,
+    coverage: bool = False,
 ) -> Row:
     bugs = (bug,) if bug else ()
     env = start(bugs, race=race)
     try:
         found = explore(
-            env, ReferenceModel(), profile, seed=seed, budget_s=seconds, max_examples=max_examples
+            env,
+            ReferenceModel(),
+            profile,
+            seed=seed,
+            budget_s=seconds,
+            max_examples=max_examples,
+            coverage=coverage,
         )
         failure = found.failure
         if failure is None:
@@ -155,6 +166,11 @@ def main() -> None:
         help="instead of exploring: replay these saved schedules once on the correct build",
     )
     parser.add_argument(
+        "--coverage",
+        action="store_true",
+        help="the coverage phase (every fault kind on every target) before the random rounds",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="profile dev, at most 2 examples and 10 s per build, 1 replay: seconds",
@@ -189,6 +205,7 @@ def main() -> None:
                 replays=args.replays,
                 max_examples=args.max_examples,
                 race=args.race,
+                coverage=args.coverage,
             )
         except ChaosError as exc:  # the system broke under the bench (not the exploration)
             row = Row(bug or "correct", 0, 0.0, False, None, None, "error", str(exc)[:90], "")

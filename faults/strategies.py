@@ -49,6 +49,7 @@ __all__ = [
     "FaultFamily",
     "faults",
     "http_faults",
+    "kinds",
     "network_faults",
     "partition_faults",
     "process_faults",
@@ -244,6 +245,14 @@ def faults(
     if not builders:
         return st.nothing()
     return st.one_of([raw.map(build) for build in builders])
+
+
+def kinds(
+    topology: Topology, *, disconnect: bool = True, http_links: Sequence[str] | None = None
+) -> list[tuple[FaultFamily, str]]:
+    """Every fault kind :func:`faults` draws on ``topology``, mildest first, with its family
+    (what a coverage of every kind must cover)."""
+    return [(family, kind) for family, kind, _ in _kinds(topology, 0, disconnect, http_links)]
 
 
 def network_faults(topology: Topology, *, max_ms: int = 1000) -> st.SearchStrategy[Fault]:

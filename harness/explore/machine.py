@@ -22,6 +22,7 @@ from faults.strategies import FAMILIES
 from faults.strategies import faults as fault_strategy
 from harness.errors import ChaosError
 from harness.explore.calibration import Calibration
+from harness.explore.coverage import Coverage, cover
 from harness.explore.engine import MAX_ACTIVE, ExampleRun, calibrated, patient_timeout_s
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.explore.profiles import PROFILES, Budget, hypothesis_settings
@@ -162,6 +163,7 @@ class Exploration:
     seconds: float
     failure: Failure | None
     error: BaseException | None
+    coverage: Coverage | None = None  # the coverage phase before the random rounds
 
     @property
     def per_minute(self) -> float:
@@ -176,6 +178,7 @@ def explore(
     seed: int,
     budget_s: float | None = None,
     max_examples: int | None = None,
+    coverage: bool = True,
 ) -> Exploration:
     """Run the state machine over ``env`` with the named profile and seed (``max_examples``
     and ``budget_s`` replace the profile's own).
@@ -184,6 +187,10 @@ def explore(
     run of its own (seed + round): stopping Hypothesis in the middle of a run would make its
     data generation depend on the clock, which it rightly refuses. The round that finds a
     failure shrinks it to the end.
+
+    Before the first round, unless ``coverage`` is False, every single fault kind on every
+    link and service the workload touches gets one example (:mod:`harness.explore.coverage`);
+    a failure there is shrunk and returned without random rounds.
     """
     from hypothesis import settings as hypothesis_settings_class
     from hypothesis.stateful import run_state_machine_as_test
@@ -195,6 +202,13 @@ def explore(
     check_model(model, env.topology)  # a model that does not fit fails before anything runs
     env.events.progress(f"exploring: profile {profile}, seed {seed}, budget {budget.seconds:.0f} s")
     calibration = calibrated(env, model)
+    covered = None
+    if coverage:
+        covered = cover(env, model, calibration, budget, log, http_links=_http_links(env))
+        for text in covered.lines():
+            env.events.note(text)
+        if covered.shrunk is not None:
+            return Exploration(log.examples, budget.elapsed_s, covered.shrunk, None, covered)
     error: BaseException | None = None
     planned = 0
     round_number = 0
@@ -215,4 +229,4 @@ def explore(
     failure = log.shortest() if error is not None else None
     if error is not None and failure is None:
         raise error
-    return Exploration(log.examples, budget.elapsed_s, failure, error)
+    return Exploration(log.examples, budget.elapsed_s, failure, error, covered)
