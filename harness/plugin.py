@@ -4,10 +4,12 @@ run-wide state in :mod:`harness.session`, one test's scope in :mod:`harness.test
 from __future__ import annotations
 
 import signal
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,10 +21,18 @@ from harness.settings import Settings, add_options, resolve_settings
 from harness.testscope import chaos_test
 from harness.topology import Topology, load_topology
 
+if TYPE_CHECKING:
+    from harness.explore.model import SystemModel
+
 MARKERS = (
     "pitfall(id): the row of the pitfall catalog a test is aimed at (its Allure story)",
     "nightly: a long run (soak, exploration with the nightly profile); select with -m nightly",
+    "chaos_explore(service=None, budget_ms=5000): run this functional test once with no "
+    "fault, then again and again under faults (every fault kind on every link and service "
+    "it touches, then random schedules); its failing assertions are findings",
 )
+EXPLORE_ITEM = "explore"  # the name of the test item --chaos-explore collects
+_COLLECTED = pytest.StashKey[set[Path]]()  # compose files already given an item
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,6 +50,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # Every pytest-xdist worker uses the seed the controller chose and printed.
         settings = replace(settings, seed=int(worker_input["chaos_seed"]))
     session = ChaosSession(config, settings)
+    if settings.explore:
+        _collect_compose_file(config, settings)
     if settings.compose is not None:
         # Reads the compose file now: a malformed one is a usage error before anything starts.
         _check_against_topology(config, settings, session)
@@ -67,7 +79,59 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    settings = ChaosSession.of(parent.config).settings
+    if not settings.explore or file_path != settings.compose:
+        return None
+    seen = parent.config.stash.setdefault(_COLLECTED, set())
+    if file_path in seen:
+        return None  # collected once, whether found in a folder or given as an argument
+    seen.add(file_path)
+    root = parent.config.rootpath
+    nodeid = str(file_path.relative_to(root) if file_path.is_relative_to(root) else file_path)
+    return ComposeExploration.from_parent(parent, path=file_path, nodeid=nodeid)
+
+
+class ComposeExploration(pytest.File):
+    """A compose file under ``--chaos-explore``: one test item that explores its system."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        yield ExplorationItem.from_parent(self, name=EXPLORE_ITEM, callobj=_explore_compose)
+
+
+class ExplorationItem(pytest.Function):
+    """The exploration of a compose file: a test function of the plugin's, reported under
+    the file's name."""
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"explore {self.path.name}"
+
+
+def _explore_compose(
+    request: pytest.FixtureRequest, chaos: Environment, chaos_model: SystemModel
+) -> None:
+    """Explore the system of the compose file with its workload (the ``chaos_model``)."""
+    from harness.explore.report import explore_or_replay
+
+    explore_or_replay(request, chaos, chaos_model)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A test marked ``chaos_explore`` runs once fault-free, then explores (see
+    :func:`harness.explore.report.explore_marked`)."""
+    if pyfuncitem.get_closest_marker("chaos_explore") is None:
+        return None
+    from harness.explore.report import explore_marked
+
+    request = pyfuncitem.funcargs["_chaos_explore"]
+    assert isinstance(request, pytest.FixtureRequest)
+    explore_marked(pyfuncitem, request, request.getfixturevalue("chaos"))
+    return True
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _require_a_model(config, items)
     nightly = [item.get_closest_marker("nightly") is not None for item in items]
     kept, dropped = split_nightly(items, nightly, str(config.option.markexpr or ""))
     if dropped:
@@ -135,11 +199,73 @@ def chaos(request: pytest.FixtureRequest, chaos_environment: Environment) -> Ite
         yield env
 
 
+@pytest.fixture
+def chaos_model(chaos_topology: Topology) -> SystemModel:
+    """What ``--chaos-explore`` explores with: the compose file's ``x-chaos.workload``.
+    Override it in a conftest.py to explore with a model of your own."""
+    from harness.errors import ConfigError
+    from harness.explore.workload import WorkloadModel
+
+    try:
+        return WorkloadModel(chaos_topology)
+    except ConfigError as exc:
+        raise pytest.fail.Exception(f"chaos-harness: {exc}", pytrace=False) from None
+
+
+@pytest.fixture(autouse=True)
+def _chaos_explore(request: pytest.FixtureRequest) -> pytest.FixtureRequest | None:
+    """For a test marked ``chaos_explore``: its request, with the ``chaos`` fixture set up
+    (the running system it reaches and the exploration breaks); None for any other test."""
+    if request.node.get_closest_marker("chaos_explore") is None:
+        return None
+    request.getfixturevalue("chaos")
+    return request
+
+
 # -- helpers ---------------------------------------------------------------------------------
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _collect_compose_file(config: pytest.Config, settings: Settings) -> None:
+    """--chaos-explore: the compose file is collected (one test item) wherever it lives,
+    even from a folder with no test file in it."""
+    if settings.compose is None:
+        raise pytest.UsageError(
+            "chaos-harness: --chaos-explore explores the system of a compose file; pass "
+            "--chaos-compose=FILE (or set the chaos_compose ini key)"
+        )
+    given = {
+        Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args
+    }
+    if settings.compose not in given:
+        config.args.append(str(settings.compose))
+
+
+def _require_a_model(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--chaos-explore on a file without `workload:` is a usage error, unless a conftest.py
+    gives the exploration a model of its own (a ``chaos_model`` fixture)."""
+    settings = ChaosSession.of(config).settings
+    if not settings.explore or settings.compose is None:
+        return
+    if not any(isinstance(item.parent, ComposeExploration) for item in items):
+        return
+    here = sys.modules[__name__]
+    plugins = config.pluginmanager.get_plugins()
+    if any(getattr(p, "chaos_model", None) is not None for p in plugins if p is not here):
+        return
+    topology = load_topology(settings.compose, warned=ChaosSession.of(config).warned)
+    if topology.workload is None:
+        raise pytest.UsageError(
+            f"chaos-harness: --chaos-explore: {topology.path} has no `workload:` in its "
+            "x-chaos block, so there is nothing to send; add the requests your users send, "
+            "e.g.\n  x-chaos:\n    workload:\n"
+            '      - {service: front, request: "GET /", rate: 20, budget_ms: 2000}\n'
+            "(optional per request: body, headers, statuses, name), or give the "
+            "exploration a model of your own with a `chaos_model` fixture in conftest.py"
+        )
 
 
 def _check_against_topology(

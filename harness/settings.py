@@ -34,6 +34,7 @@ class Settings:
     replay: Path | None = None  # a saved schedule to run instead of exploring
     replay_runs: int = 1  # how many times to run it
     explore_budget_s: float | None = None  # None: the profile's own time budget
+    explore: bool = False  # one exploration test item for the compose file, no test file needed
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,15 @@ OPTIONS: tuple[Option, ...] = (
         "N",
     ),
     Option(
+        "explore",
+        "explore the system of the compose file with its x-chaos workload, no test file "
+        "needed: one test item for the file (every fault kind on every link and service the "
+        "workload touches, then random schedules)",
+        _bool,
+        "false",
+        is_flag=True,
+    ),
+    Option(
         "explore-budget",
         "seconds an exploration may spend on new examples (shrinking a failure still "
         "finishes); default: the profile's (dev 60, ci 45, nightly 1800)",
@@ -253,6 +263,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
         replay=(bases["replay"] / values["replay"]).resolve() if values["replay"] else None,
         replay_runs=values["replay-runs"],
         explore_budget_s=values["explore-budget"],
+        explore=values["explore"],
     )
 
 

@@ -143,15 +143,19 @@ def replay_command(
     race: bool = False,
     seed: int | None = None,
     cd: Path | str | None = None,
+    explore: bool = False,
 ) -> str:
     """The shell command that replays a saved schedule with the build that broke.
 
     ``test`` is the node ID of the test that explored; ``compose`` is given only when the
     run chose another compose file than its ini default; ``seed`` keeps HTTP faults that
     hit a fraction of the responses hitting the same ones; ``cd`` is the folder the node
-    ID is relative to, when the command is not run from there.
+    ID is relative to, when the command is not run from there. ``explore``: the test is the
+    one ``--chaos-explore`` collects for the compose file (``test`` may then be empty).
     """
-    parts = [*pytest, test, f"--chaos-replay={replay}", f"--chaos-replay-runs={runs}"]
+    parts = [*pytest, *([test] if test else [])]
+    parts += ["--chaos-explore"] if explore else []
+    parts += [f"--chaos-replay={replay}", f"--chaos-replay-runs={runs}"]
     if compose is not None:
         parts.append(f"--chaos-compose={compose}")
     if bugs:

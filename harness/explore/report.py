@@ -6,19 +6,28 @@ The one pytest-facing module of :mod:`harness.explore`; a test calls::
 
     def test_exploration(request, chaos):
         explore_or_replay(request, chaos, MyModel())
+
+The plugin calls it too: for the test item ``--chaos-explore`` collects for a compose file
+(with the ``chaos_model`` fixture: the file's workload), and for a functional test marked
+``@pytest.mark.chaos_explore`` (:func:`explore_marked`).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import re
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.errors import ConfigError
 from harness.explore.engine import check_schedule, replay
+from harness.explore.functional import DEFAULT_BUDGET_MS, FunctionalTest, entry_service
 from harness.explore.machine import Exploration, explore
 from harness.explore.model import SystemModel
 from harness.explore.replays import (
@@ -36,7 +45,13 @@ if TYPE_CHECKING:
     from harness.environment import Environment
     from harness.settings import Settings
 
-__all__ = ["explore_or_replay", "failure_report", "replay_command_for", "run_replay"]
+__all__ = [
+    "explore_marked",
+    "explore_or_replay",
+    "failure_report",
+    "replay_command_for",
+    "run_replay",
+]
 
 REPLAY_RUNS = 5  # what the printed command asks for
 
@@ -59,10 +74,11 @@ def explore_or_replay(
         found = explore(env, model, chosen, seed=settings.seed, budget_s=settings.explore_budget_s)
     except ConfigError as exc:
         pytest.fail(f"chaos-harness: {exc}", pytrace=False)
+    covered = found.coverage.lines() if found.coverage is not None else []
     write_now(
         request.config,
         f"\nexploration ({chosen}): {found.examples} examples in {found.seconds:.0f} s, "
-        f"{found.per_minute:.1f} per minute",
+        f"{found.per_minute:.1f} per minute" + "".join(f"\n{line}" for line in covered),
     )
     if found.failure is not None:
         pytest.fail(failure_report(request, env, found), pytrace=False)
@@ -89,7 +105,25 @@ def failure_report(request: pytest.FixtureRequest, env: Environment, found: Expl
         f"shortest failing schedule ({failure.fault_steps} fault steps, "
         f"{len(failure.schedule.steps)} steps):\n{code}\n\n"
         f"saved to {shown}; replay it with:\n  {replay_command_for(request, shown)}"
+        + _also_broken(request, env, found, label=f"explore-{bugs}seed{settings.seed}")
     )
+
+
+def _also_broken(
+    request: pytest.FixtureRequest, env: Environment, found: Exploration, *, label: str
+) -> str:
+    """The other coverage cases that broke an invariant, each saved for a replay too."""
+    if found.coverage is None or len(found.coverage.broken) < 2:
+        return ""
+    root = request.config.rootpath
+    lines = ["", "", "other faults that broke an invariant in the coverage phase (not shrunk):"]
+    for case, failure in found.coverage.broken[1:]:
+        path = save_replay(failure.schedule, root / REPLAY_DIR, label=f"{label}-{case.label}")
+        shown = path.relative_to(root) if path.is_relative_to(root) else path
+        env.events.replay_saved(str(shown))
+        broke = ", ".join(dict.fromkeys(re.findall(r"\[(.+?): fail\]", failure.message)))
+        lines.append(f"- {case.label}: broke {broke or 'an invariant'}; saved to {shown}")
+    return "\n".join(lines)
 
 
 def run_replay(
@@ -115,6 +149,57 @@ def run_replay(
         pytest.fail(f"{line}: the schedule still breaks an invariant\n{shown}", pytrace=False)
 
 
+def explore_marked(item: pytest.Function, request: pytest.FixtureRequest, env: Environment) -> None:
+    """Run a test marked ``chaos_explore``: its body once with no fault on (it must pass),
+    then explore with the body as the workload (or replay ``--chaos-replay``)."""
+    marker = item.get_closest_marker("chaos_explore")
+    assert marker is not None
+    if inspect.iscoroutinefunction(item.obj):
+        pytest.fail(f"chaos-harness: {item.name} is async; chaos_explore runs plain functions")
+    parameters = inspect.signature(item.obj).parameters
+    body = functools.partial(
+        item.obj, **{name: item.funcargs[name] for name in parameters if name in item.funcargs}
+    )
+    try:
+        model = FunctionalTest(item.name, body, **_marker_options(marker.args, marker.kwargs, env))
+    except ConfigError as exc:
+        pytest.fail(f"chaos-harness: {item.name}: {exc}", pytrace=False)
+    try:
+        body()
+    except Exception as exc:
+        exc.add_note(
+            f"chaos-harness: {item.name} fails with no fault on, so nothing was explored: its "
+            "failures under faults would say nothing about the faults; make it pass first"
+        )
+        raise
+    env.events.progress(f"{item.name} passes with no fault on: exploring with it as the workload")
+    explore_or_replay(request, env, model)
+
+
+def _marker_options(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any], env: Environment
+) -> dict[str, Any]:
+    """``chaos_explore(service=..., budget_ms=...)``, checked; the service defaults to the one
+    no link leads into."""
+    unknown = sorted(set(kwargs) - {"service", "budget_ms"})
+    if args or unknown:
+        raise ConfigError(
+            "@pytest.mark.chaos_explore takes only service= and budget_ms=, e.g. "
+            f'@pytest.mark.chaos_explore(service="front", budget_ms=2000); got '
+            f"{', '.join([*map(repr, args), *unknown])}"
+        )
+    service = kwargs.get("service") or entry_service(env.topology)
+    if service not in env.topology.services:
+        raise ConfigError(
+            f"chaos_explore(service={service!r}): no such service; the services are: "
+            f"{', '.join(sorted(env.topology.services))}"
+        )
+    budget = kwargs.get("budget_ms", DEFAULT_BUDGET_MS)
+    if isinstance(budget, bool) or not isinstance(budget, int | float):
+        raise ConfigError(f"chaos_explore(budget_ms=...) must be a number, got {budget!r}")
+    return {"service": service, "budget_ms": float(budget)}
+
+
 def replay_command_for(request: pytest.FixtureRequest, replay_file: Path) -> str:
     """The command that replays ``replay_file`` (relative to the rootdir) with this test and
     the build that broke: its compose file if not the ini's, its bugs, race build, seed."""
@@ -122,8 +207,10 @@ def replay_command_for(request: pytest.FixtureRequest, replay_file: Path) -> str
     settings: Settings = request.getfixturevalue("chaos_settings")
     root = config.rootpath
     here = Path(config.invocation_params.dir)
+    # The item --chaos-explore collects for the compose file: the flag finds it again.
+    compose_item = settings.explore and request.node.path == settings.compose
     return replay_command(
-        request.node.nodeid,
+        "" if compose_item else request.node.nodeid,
         replay_file,
         runs=REPLAY_RUNS,
         pytest=_pytest_command(here, root),
@@ -132,6 +219,7 @@ def replay_command_for(request: pytest.FixtureRequest, replay_file: Path) -> str
         race=settings.race,
         seed=settings.seed,
         cd=None if here.resolve() == root.resolve() else root,
+        explore=compose_item,
     )
 
 

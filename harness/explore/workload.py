@@ -6,8 +6,10 @@ line sent to its service, with its body and headers, at its rate, and what a goo
 is. Beyond what the generic invariants check for any HTTP service, an entry promises:
 
 - every answer within ``budget_ms`` (default 5 s, so a hang is always a finding);
-- a complete HTTP reply, with one of ``statuses`` when the entry lists them (a body of any
-  kind: a workload does not say what its service answers, so JSON is not required).
+- a complete HTTP reply (a body of any kind: a workload does not say what its service
+  answers, so JSON is not required);
+- when the entry lists ``statuses``, one of them (:class:`ExpectedStatuses`, whose message
+  names the entry's key).
 
 A user who wants more (invariants of the system's own) writes a ``chaos_model`` fixture
 that returns a subclass of :class:`WorkloadModel` with :meth:`~SystemModel.invariants`.
@@ -15,18 +17,25 @@ that returns a subclass of :class:`WorkloadModel` with :meth:`~SystemModel.invar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from harness.checks import Verdict
 from harness.errors import ConfigError
+from harness.explore.invariants import Invariant, Rank
 from harness.explore.model import Operation, Reply, SystemModel
+from harness.history import request_label
 from harness.load import RequestFactory
 
 if TYPE_CHECKING:
+    from harness.explore.engine import Burst, ExampleRun
     from harness.load.requests import RequestSpec
     from harness.topology import Topology, WorkloadRequest
 
-__all__ = ["WorkloadModel", "operation_of"]
+__all__ = ["ExpectedStatuses", "WorkloadModel", "operation_of"]
+
+SHOWN = 5  # requests a failing verdict names
 
 
 def _complete(reply: Reply) -> bool:
@@ -45,14 +54,14 @@ def _sender(entry: WorkloadRequest) -> RequestFactory:
 
 
 def operation_of(entry: WorkloadRequest) -> Operation:
-    """The operation one ``x-chaos.workload`` entry describes."""
+    """The operation one ``x-chaos.workload`` entry describes (its ``statuses`` are judged
+    by :class:`ExpectedStatuses`, whose message says where they come from)."""
     plain = entry.body is None and not entry.headers
     return Operation(
         entry.name,
         entry.service,
         (entry.request,),
         budget_ms=entry.budget_ms,
-        statuses=entry.statuses,
         well_formed=_complete,
         per_burst=None if plain else (lambda line, key: _sender(entry)),
         overload=entry.overload,
@@ -76,3 +85,51 @@ class WorkloadModel(SystemModel):
 
     def operations(self, topology: Topology) -> Sequence[Operation]:
         return [operation_of(entry) for entry in self.workload]
+
+    def invariants(self, topology: Topology) -> list[Invariant]:
+        return [ExpectedStatuses(self.workload)]
+
+
+class ExpectedStatuses(Invariant):
+    """Every answered request of a workload entry that lists ``statuses`` has one of them
+    (impatient clients included: the replies that did come back)."""
+
+    rank = Rank.CONTRACT
+    check = "statuses the workload expects"
+
+    def __init__(self, workload: Sequence[WorkloadRequest]) -> None:
+        self.workload = {entry.name: (n, entry) for n, entry in enumerate(workload)}
+
+    def after_burst(self, run: ExampleRun, burst: Burst) -> Iterator[Verdict]:
+        number, entry = self.workload.get(burst.operation.name, (0, None))
+        if entry is None or entry.statuses is None:
+            return
+        allowed = ", ".join(str(s) for s in sorted(entry.statuses))
+        answered = [
+            (invoke, done)
+            for invoke, done in burst.history.completed()
+            if isinstance(done.value, dict) and done.value.get("status") is not None
+        ]
+        if not answered:
+            yield Verdict.unknown(self.check, f"no {entry.name} request was answered")
+            return
+        wrong = [(i, d) for i, d in answered if d.value.get("status") not in entry.statuses]
+        if not wrong:
+            yield Verdict.passing(
+                self.check, f"all {len(answered)} answered {entry.name} requests got {allowed}"
+            )
+            return
+        counts = Counter(d.value.get("status") for _, d in wrong)
+        seen = ", ".join(f"{status} x{n}" for status, n in sorted(counts.items()))
+        during = "; ".join(f.describe() for f in run.active) or "no fault"
+        named = [
+            f"  {request_label(i, d)} answered {d.value.get('status')} after "
+            f"{d.value.get('latency_ms', 0):.0f} ms"
+            for i, d in wrong[:SHOWN]
+        ]
+        yield Verdict.failing(
+            self.check,
+            f"{len(wrong)} of {len(answered)} answered {entry.name} requests got a status "
+            f"x-chaos.workload[{number}].statuses does not list ({seen}; it lists {allowed}) "
+            f"while this was on: {during}\n" + "\n".join(named),
+        )

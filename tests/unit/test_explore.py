@@ -177,6 +177,16 @@ def test_the_replay_command_quotes_what_a_shell_would_split_and_says_where_to_ru
     )
 
 
+def test_the_replay_command_of_a_compose_file_exploration_asks_for_it_by_the_flag() -> None:
+    command = replay_command(
+        "", ".chaos/replays/x.json", compose="/srv/shop/docker-compose.yml", seed=7, explore=True
+    )
+    assert command == (
+        "pytest --chaos-explore --chaos-replay=.chaos/replays/x.json --chaos-replay-runs=5 "
+        "--chaos-compose=/srv/shop/docker-compose.yml --chaos-seed=7"
+    )
+
+
 # -- the closing summary ----------------------------------------------------------------------
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
 
+from faults import LinkDown, LoadBurst
+from harness.checks import Outcome
 from harness.errors import ConfigError, TopologyError
-from harness.explore.model import check_model
+from harness.explore.engine import Burst
+from harness.explore.model import Operation, check_model
 from harness.explore.workload import WorkloadModel, operation_of
+from harness.history import History
 from harness.topology import Topology, WorkloadRequest, load_topology
 
 
@@ -147,20 +152,52 @@ def test_each_entry_is_one_operation_of_the_model(tmp_path: Path) -> None:
     )
     assert (read.budget_ms, read.rate, read.overload) == (800.0, 20.0, False)
     assert read.sends("GET /items", "k") == "GET /items"  # no body or headers: the line itself
-    assert (slow.statuses, slow.overload) == (frozenset({200}), True)
+    assert (slow.name, slow.overload) == ("GET /slow to front", True)
 
 
-def test_any_complete_reply_is_well_formed_unless_the_entry_lists_statuses(tmp_path: Path) -> None:
-    (entry,) = workload(tmp_path, [{"service": "front", "request": "GET /"}])
-    anything = operation_of(entry)
-    assert anything.is_well_formed({"status": 502, "text": "Bad Gateway"})
-    assert anything.is_well_formed({"status": 200})  # an empty body is a body
-    assert not anything.is_well_formed({"status": None})
-
+def test_any_complete_reply_is_well_formed(tmp_path: Path) -> None:
     (entry,) = workload(tmp_path, [{"service": "front", "request": "GET /", "statuses": [200]}])
-    strict = operation_of(entry)
-    assert strict.is_well_formed({"status": 200, "text": "ok"})
-    assert not strict.is_well_formed({"status": 504})
+    operation = operation_of(entry)
+    assert operation.statuses is None, "ExpectedStatuses judges them, naming the key"
+    assert operation.is_well_formed({"status": 502, "text": "Bad Gateway"})
+    assert operation.is_well_formed({"status": 200})  # an empty body is a body
+    assert not operation.is_well_formed({"status": None})
+
+
+def _burst(operation: Operation, statuses: list[int | None]) -> Burst:
+    history = History()
+    for n, status in enumerate(statuses):
+        invoke = history.invoke(n, "GET /", {})
+        history.complete(
+            invoke, "ok" if status == 200 else "fail", {"status": status, "latency_ms": 3.0}
+        )
+    step = LoadBurst(operation.service, operation.requests[0])
+    return Burst(step, operation, "k", history, len(statuses), judged=True)
+
+
+def test_statuses_an_entry_lists_are_the_only_ones_its_answers_may_have(tmp_path: Path) -> None:
+    topology = _topology(
+        tmp_path,
+        [
+            {"service": "front", "request": "GET /a"},
+            {"service": "front", "request": "GET /b", "statuses": [200, 503]},
+        ],
+    )
+    model = WorkloadModel(topology)
+    (check,) = model.invariants(topology)
+    anything, strict = model.operations(topology)
+    example: Any = SimpleNamespace(active=[LinkDown("front->back")])
+
+    assert list(check.after_burst(example, _burst(anything, [500, 200]))) == []
+    (good,) = check.after_burst(example, _burst(strict, [200, 503, None]))
+    assert good.passed
+    (bad,) = check.after_burst(example, _burst(strict, [200, 504, 504, 500, None]))
+    assert bad.outcome is Outcome.FAIL
+    assert bad.message.startswith(
+        "3 of 4 answered GET /b to front requests got a status x-chaos.workload[1].statuses "
+        "does not list (500 x1, 504 x2; it lists 200, 503) while this was on: link front->back down"
+    )
+    assert "request 1 (GET /, sent at" in bad.message
 
 
 def test_body_and_headers_go_with_every_request(tmp_path: Path) -> None:
