@@ -32,7 +32,6 @@ MARKERS = (
     "it touches, then random schedules); its failing assertions are findings",
 )
 EXPLORE_ITEM = "explore"  # the name of the test item --chaos-explore collects
-_COLLECTED = pytest.StashKey[set[Path]]()  # compose files already given an item
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,8 +49,11 @@ def pytest_configure(config: pytest.Config) -> None:
         # Every pytest-xdist worker uses the seed the controller chose and printed.
         settings = replace(settings, seed=int(worker_input["chaos_seed"]))
     session = ChaosSession(config, settings)
-    if settings.explore:
-        _collect_compose_file(config, settings)
+    if settings.explore and settings.compose is None:
+        raise pytest.UsageError(
+            "chaos-harness: --chaos-explore explores the system of a compose file; pass "
+            "--chaos-compose=FILE (or set the chaos_compose ini key)"
+        )
     if settings.compose is not None:
         # Reads the compose file now: a malformed one is a usage error before anything starts.
         _check_against_topology(config, settings, session)
@@ -77,19 +79,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"chaos-harness: backend {backend}{f' ({why})' if why else ''}, seed {settings.seed}, "
         f"bugs {bugs}, compose {compose}"
     ]
-
-
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    settings = ChaosSession.of(parent.config).settings
-    if not settings.explore or file_path != settings.compose:
-        return None
-    seen = parent.config.stash.setdefault(_COLLECTED, set())
-    if file_path in seen:
-        return None  # collected once, whether found in a folder or given as an argument
-    seen.add(file_path)
-    root = parent.config.rootpath
-    nodeid = str(file_path.relative_to(root) if file_path.is_relative_to(root) else file_path)
-    return ComposeExploration.from_parent(parent, path=file_path, nodeid=nodeid)
 
 
 class ComposeExploration(pytest.File):
@@ -130,8 +119,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _require_a_model(config, items)
+@pytest.hookimpl(tryfirst=True)  # before -k and -m deselect: the item is like any other
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    settings = ChaosSession.of(config).settings
+    if settings.explore and settings.compose is not None:
+        items[:0] = _exploration_items(session, settings.compose)
     nightly = [item.get_closest_marker("nightly") is not None for item in items]
     kept, dropped = split_nightly(items, nightly, str(config.option.markexpr or ""))
     if dropped:
@@ -229,35 +223,20 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _collect_compose_file(config: pytest.Config, settings: Settings) -> None:
-    """--chaos-explore: the compose file is collected (one test item) wherever it lives,
-    even from a folder with no test file in it."""
-    if settings.compose is None:
-        raise pytest.UsageError(
-            "chaos-harness: --chaos-explore explores the system of a compose file; pass "
-            "--chaos-compose=FILE (or set the chaos_compose ini key)"
-        )
-    given = {
-        Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args
-    }
-    if settings.compose not in given:
-        config.args.append(str(settings.compose))
+def _exploration_items(session: pytest.Session, compose: Path) -> list[pytest.Item]:
+    """--chaos-explore: the compose file as a collector of one item, wherever it lives.
 
-
-def _require_a_model(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """--chaos-explore on a file without `workload:` is a usage error, unless a conftest.py
-    gives the exploration a model of its own (a ``chaos_model`` fixture)."""
-    settings = ChaosSession.of(config).settings
-    if not settings.explore or settings.compose is None:
-        return
-    if not any(isinstance(item.parent, ComposeExploration) for item in items):
-        return
+    Made here rather than found by walking folders: the file need not be under the folder
+    pytest runs in, and collecting it as an argument would import every conftest.py on the
+    way down to it from /. A file without `workload:` is a usage error, unless a conftest.py
+    gives the exploration a model of its own (a ``chaos_model`` fixture).
+    """
+    config = session.config
     here = sys.modules[__name__]
     plugins = config.pluginmanager.get_plugins()
-    if any(getattr(p, "chaos_model", None) is not None for p in plugins if p is not here):
-        return
-    topology = load_topology(settings.compose, warned=ChaosSession.of(config).warned)
-    if topology.workload is None:
+    own_model = any(getattr(p, "chaos_model", None) is not None for p in plugins if p is not here)
+    topology = load_topology(compose, warned=ChaosSession.of(config).warned)
+    if topology.workload is None and not own_model:
         raise pytest.UsageError(
             f"chaos-harness: --chaos-explore: {topology.path} has no `workload:` in its "
             "x-chaos block, so there is nothing to send; add the requests your users send, "
@@ -266,6 +245,14 @@ def _require_a_model(config: pytest.Config, items: list[pytest.Item]) -> None:
             "(optional per request: body, headers, statuses, name), or give the "
             "exploration a model of your own with a `chaos_model` fixture in conftest.py"
         )
+    root = config.rootpath
+    nodeid = str(compose.relative_to(root) if compose.is_relative_to(root) else compose)
+    collector = ComposeExploration.from_parent(session, path=compose, nodeid=nodeid)
+    items = [item for item in collector.collect() if isinstance(item, pytest.Item)]
+    # Told as any collected file is, so that "collected N items" counts it.
+    report = pytest.CollectReport(collector.nodeid, "passed", None, list(items))
+    collector.ihook.pytest_collectreport(report=report)
+    return items
 
 
 def _check_against_topology(
