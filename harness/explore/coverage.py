@@ -206,18 +206,16 @@ def plan(
     touched = calibration.touched_links if calibration is not None else None
     if touched is not None:
         links = [name for name in links if name in touched]
-    services = sorted(
-        (calibration.touched_services if calibration is not None else set(topology.services))
-        | {op.service for op in operations}
-    )
-    services = [name for name in services if name != own_proxy]
     linked = {topology.links[n].source for n in topology.links}
     linked |= {topology.links[n].upstream_service for n in topology.links}
+    # With the path unknown, every service at the end of a link may be on it.
+    on_paths = linked if calibration is None or touched is None else calibration.touched_services
+    services = sorted((set(on_paths) | {op.service for op in operations}) - {own_proxy})
 
     def on_path(op: Operation, target: str, link: bool) -> bool:
         baseline = calibration.of(op) if calibration is not None else None
-        if baseline is None:
-            return True
+        if baseline is None or baseline.links is None:
+            return True  # its path is unknown: anything may be on it
         return baseline.touches_link(target) if link else target in baseline.services
 
     by_family: dict[str, list[Case]] = {family: [] for family in FAMILIES}

@@ -113,13 +113,14 @@ def test_http_kinds_only_where_the_proxy_has_them(tmp_path: Path) -> None:
     assert not [case for case in cases if case.kind.startswith("http_")]
 
 
-def test_unknown_traffic_puts_every_link_on_the_path(tmp_path: Path) -> None:
+def test_unknown_traffic_puts_every_link_and_its_ends_on_the_path(tmp_path: Path) -> None:
     topo = topology(tmp_path, ["front->back", "front->other"])
     unknown = calibrated(None, frozenset({"front"}))
 
     cases, _ = plan(env(topo), [READ], 1000, unknown, http_links=[])
 
     assert {"latency on front->back", "latency on front->other"} <= set(labels(cases))
+    assert {"kill on back", "kill on other", "kill on front"} <= set(labels(cases))
 
 
 def test_a_fault_the_backend_cannot_apply_is_listed_as_not_applicable(tmp_path: Path) -> None:
