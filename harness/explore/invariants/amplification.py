@@ -12,10 +12,11 @@ The requests are counted by the link's proxy as they cross it
 (:meth:`~harness.environment.Environment.link_requests`): read after every step, so the
 reading after the step before a burst is where the burst's count starts. Besides the
 bound, a burst's count may hold the link's idle traffic over the burst (calibrated), what
-an earlier burst still in flight may send (its own bound, if it ended less than its budget
-ago), and ``SLACK`` requests. Unknown where the link cannot count (a Toxiproxy the compose
-file runs), without a calibration, and while the downstream is down or unplugged: the
-proxy counts a request once it has reached the downstream, and then none does.
+an earlier burst still in flight may still send (its own bound less what it sent during
+its burst, if it ended less than its budget ago), and ``SLACK`` requests. Unknown where the
+link cannot count (a Toxiproxy the compose file runs), without a calibration, and while the
+downstream is down or unplugged: the proxy counts a request once it has reached the
+downstream, and then none does.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class _Sent:
 
     ended: float
     budget_s: float
-    allowed: Mapping[str, float]  # link -> requests it may send there at most
+    # link -> requests it may still send there: its bound less what it sent in its window
+    allowed: Mapping[str, float]
 
 
 class BoundedRetryAmplification(Invariant):
@@ -81,7 +83,7 @@ class BoundedRetryAmplification(Invariant):
         for link in sorted(run.env.topology.links):
             per = baseline.requests_on(link) if baseline is not None else None
             if per:
-                allowed[link] = attempts * per * burst.sent
+                allowed[link] = max(0.0, attempts * per * burst.sent - _moved(before, after, link))
             faults = _failing(run, link)
             if not faults:
                 continue
@@ -167,6 +169,15 @@ def _read(run: ExampleRun) -> _Reading:
     except ChaosError:
         counts = None  # a proxy's API did not answer: this window is not counted
     return _Reading(time.monotonic(), counts)
+
+
+def _moved(before: _Reading | None, after: _Reading, link: str) -> float:
+    """Requests ``link`` carried between two readings (0 when they cannot tell)."""
+    if before is None or before.counts is None or after.counts is None:
+        return 0.0
+    if link not in before.counts or link not in after.counts:
+        return 0.0
+    return float(max(0, after.counts[link] - before.counts[link]))
 
 
 def _upstream(run: ExampleRun, link: str) -> str:
