@@ -66,9 +66,12 @@ class Invariant:
 
 def generic() -> list[Invariant]:
     """The invariants that hold for any HTTP service, whatever it does."""
+    from harness.explore.invariants.amplification import BoundedRetryAmplification
     from harness.explore.invariants.goroutines import NoLeakedGoroutines
     from harness.explore.invariants.process import NoRuntimeReports, Survives
     from harness.explore.invariants.replies import RepliesWellFormed, WithinBudget
+    from harness.explore.invariants.resources import BoundedResources, RequestsEndInBudget
+    from harness.explore.invariants.state import StateHolds
 
     return [
         Survives(),
@@ -76,4 +79,8 @@ def generic() -> list[Invariant]:
         NoLeakedGoroutines(),
         WithinBudget(),
         RepliesWellFormed(),
+        BoundedRetryAmplification(),
+        RequestsEndInBudget(),
+        BoundedResources(),  # after NoLeakedGoroutines: in-flight work has ended
+        StateHolds(),
     ]
