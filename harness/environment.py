@@ -112,9 +112,12 @@ class Environment:
 
     # -- addresses and signals -----------------------------------------------------------
 
-    def url(self, service: str) -> str:
-        """Base URL of a service's HTTP port, on 127.0.0.1."""
-        return self.backend.base_url(service)
+    def url(self, service: str, port: int | None = None) -> str:
+        """Base URL of a service's HTTP port (or of its container port ``port``), on 127.0.0.1."""
+        if port is None:
+            return self.backend.base_url(service)
+        host, published = self.backend.address(service, port)
+        return f"http://{host}:{published}"
 
     def state(self, service: str) -> ServiceState:
         return self.backend.state(service)
