@@ -138,8 +138,12 @@ class Environment:
 
     def load(self, service: str, request: str | RequestFactory, **options: Any) -> LoadResult:
         """Open-model load against a service, blocking until done; the history is kept in
-        the test's timeline. Takes the arguments of :meth:`start_load`."""
-        return self.start_load(service, request, **options).wait()
+        the test's timeline. Takes the arguments of :meth:`start_load`.
+
+        What the clients saw goes out as a progress line (shown with ``-v``)."""
+        result = self.start_load(service, request, **options).wait()
+        self.events.progress(f"load {service} {_label(request)}: {result.answers()}")
+        return result
 
     def start_load(
         self,
@@ -160,8 +164,7 @@ class Environment:
         """
         planned = max_requests if max_requests is not None else max(1, round(rate * seconds))
         history = History()
-        label = request if isinstance(request, str) else getattr(request, "__name__", "requests")
-        self.timeline.record(f"{service}: {label}", history)
+        self.timeline.record(f"{service}: {_label(request)}", history)
         return start_load(
             self.url(service),
             request,
@@ -264,3 +267,7 @@ class Environment:
                 + "; ".join(leftovers)
                 + ". Heal what a test applies: use `with fault:` or `chaos.inject(fault)`."
             )
+
+
+def _label(request: str | RequestFactory) -> str:
+    return request if isinstance(request, str) else getattr(request, "__name__", "requests")
