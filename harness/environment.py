@@ -138,12 +138,8 @@ class Environment:
 
     def load(self, service: str, request: str | RequestFactory, **options: Any) -> LoadResult:
         """Open-model load against a service, blocking until done; the history is kept in
-        the test's timeline. Takes the arguments of :meth:`start_load`.
-
-        What the clients saw goes out as a progress line (shown with ``-v``)."""
-        result = self.start_load(service, request, **options).wait()
-        self.events.progress(f"load {service} {_label(request)}: {result.answers()}")
-        return result
+        the test's timeline. Takes the arguments of :meth:`start_load`."""
+        return self.start_load(service, request, **options).wait()
 
     def start_load(
         self,
@@ -160,10 +156,12 @@ class Environment:
         for the result (or use it as a context manager).
 
         ``max_requests`` defaults to what ``rate`` and ``seconds`` plan; see
-        :func:`harness.load.run_load` for the other options.
+        :func:`harness.load.run_load` for the other options. What the clients saw goes out
+        as a progress line (shown with ``-v``) when the result is first waited for.
         """
         planned = max_requests if max_requests is not None else max(1, round(rate * seconds))
         history = History()
+        label = f"{service} {_label(request)}"
         self.timeline.record(f"{service}: {_label(request)}", history)
         return start_load(
             self.url(service),
@@ -173,6 +171,7 @@ class Environment:
             max_requests=planned,
             timeout=timeout,
             history=history,
+            on_done=lambda result: self.events.progress(f"load {label}: {result.answers()}"),
             **options,
         )
 

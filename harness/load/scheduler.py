@@ -18,7 +18,7 @@ import gc
 import math
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -327,8 +327,9 @@ class LoadRun:
     Use as a context manager to stop sending and collect the result on exit.
     """
 
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: _Run, on_done: Callable[[LoadResult], None] | None = None) -> None:
         self._run = run
+        self._on_done = on_done  # told the result once, in the thread that first waits
         self._result: LoadResult | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="chaos-load", daemon=True)
@@ -380,6 +381,9 @@ class LoadRun:
         if self._error is not None:
             raise self._error
         assert self._result is not None
+        if self._on_done is not None:
+            on_done, self._on_done = self._on_done, None
+            on_done(self._result)
         return self._result
 
     def __enter__(self) -> LoadRun:
@@ -404,8 +408,12 @@ def start_load(
     classify: Classify = default_classify,
     max_connections: int = DEFAULT_CONNECTIONS,
     capture_headers: Iterable[str] = DEFAULT_CAPTURED_HEADERS,
+    on_done: Callable[[LoadResult], None] | None = None,
 ) -> LoadRun:
-    """Start open-model load in a background thread; see ``run_load`` for the arguments."""
+    """Start open-model load in a background thread; see ``run_load`` for the arguments.
+
+    ``on_done`` is called with the result the first time ``wait()`` returns it.
+    """
     require_loopback(base_url)
     if urlsplit(base_url).scheme != "http":
         raise ConfigError(f"{base_url!r}: the load generator speaks plain http:// only")
@@ -426,7 +434,7 @@ def start_load(
         classify=classify,
         capture_headers=capture_headers,
     )
-    return LoadRun(run)
+    return LoadRun(run, on_done)
 
 
 def run_load(

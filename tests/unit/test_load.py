@@ -413,6 +413,17 @@ def test_stop_is_prompt_at_a_low_rate(server: str) -> None:
     assert result.sent == 1
 
 
+def test_on_done_is_told_the_result_once_however_often_it_is_waited_for(server: str) -> None:
+    told: list[LoadResult] = []
+    run = start_load(
+        server, "GET /ok", rate=50, seconds=1, max_requests=3, timeout=2, on_done=told.append
+    )
+    first, second = run.wait(), run.wait()
+    assert told == [first]
+    assert second is first
+    assert first.answers().startswith("3 requests: 200 x 3 in ")
+
+
 def test_runs_can_share_one_history(server: str) -> None:
     history = History()
     run_load(server, "GET /ok", rate=50, seconds=1, max_requests=3, timeout=2, history=history)
