@@ -7,7 +7,11 @@ Prints a table; asserts nothing. Compares, in one run on one machine:
     of every service (what a hand-written CI script would do), then `docker-compose down`.
 The harness figures include creating the Toxiproxy proxies, which compose cannot do.
 
-Run: .venv/bin/python -m bench.environment [--repeat N]
+Run: .venv/bin/python -m bench.environment [--repeat N] [--no-cold]
+     .venv/bin/python -m bench.environment --smoke   # seconds: one warm run per row, no cold
+
+It needs a Docker engine and `docker-compose` (Debian's, installed with apt when missing
+and this is root; otherwise it stops at once and says what to install).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,6 +28,7 @@ from pathlib import Path
 import requests
 import yaml
 
+from bench import tools
 from harness.backends.docker import DockerBackend, docker_client
 from harness.backends.local import LocalBackend
 from harness.build import build_images, run_prebuild
@@ -74,11 +80,11 @@ def compose_file_for(topology: Topology, images: dict[str, str], folder: Path) -
     return path
 
 
-def compose_up(topology: Topology, images: dict[str, str]) -> float:
+def compose_up(compose: str, topology: Topology, images: dict[str, str]) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         path = compose_file_for(topology, images, Path(tmp))
         project = new_session_id()
-        base = ["docker-compose", "-p", project, "-f", str(path)]
+        base = [compose, "-p", project, "-f", str(path)]
         started = time.perf_counter()
         try:
             subprocess.run([*base, "up", "-d"], check=True, capture_output=True)
@@ -107,10 +113,22 @@ def compose_up(topology: Topology, images: dict[str, str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per row (median shown)")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold row (it rebuilds)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one warm run per row and no cold row: seconds"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.repeat, args.no_cold = 1, True
+    args.repeat = max(1, min(args.repeat, 20))
+    # Every tool first: a missing one must not surface after minutes of cold rebuild.
+    tools.require_docker()
+    compose = tools.require_tool("docker-compose", "docker-compose")
+    tools.reference_build()
     topology = load_topology(COMPOSE)
     client = docker_client()
 
@@ -143,7 +161,10 @@ def main() -> None:
     run_prebuild(topology)
     images = build_images(client, topology)
     rows.append(
-        ("docker-compose up -d + health poll, warm", median(lambda: compose_up(topology, images)))
+        (
+            "docker-compose up -d + health poll, warm",
+            median(lambda: compose_up(compose, topology, images)),
+        )
     )
 
     width = max(len(name) for name, _ in rows)
@@ -156,4 +177,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tools.run(main))

@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.exploration --bugs leak-on-timeout,no-deadline --seconds 300
     .venv/bin/python -m bench.exploration --race --bugs shared-counter-race --seconds 600
     .venv/bin/python -m bench.exploration --race --control .chaos/replays/bench-*.json
+    .venv/bin/python -m bench.exploration --smoke    # profile dev, two examples: seconds
 
 Without ``--bugs``: runs the state machine on the correct build for ``--seconds`` (new
 examples stop then) and prints examples per minute (the target is at least 30), and
@@ -28,14 +29,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import tools
 from faults import Schedule
 from harness.backends.docker import DockerBackend, docker_client
 from harness.environment import Environment
 from harness.errors import ChaosError
-from harness.explore import REPLAY_DIR, save_replay
+from harness.explore import REPLAY_DIR, explore, replay, save_replay
 from harness.labels import new_session_id
 from harness.topology import load_topology
-from suites.exploration import explore, replay
+from suites.model import ReferenceModel
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "compose" / "docker-compose.yml"
@@ -88,7 +90,9 @@ def measure(
     bugs = (bug,) if bug else ()
     env = start(bugs, race=race)
     try:
-        found = explore(env, profile, seed=seed, budget_s=seconds, max_examples=max_examples)
+        found = explore(
+            env, ReferenceModel(), profile, seed=seed, budget_s=seconds, max_examples=max_examples
+        )
         failure = found.failure
         if failure is None:
             return Row(
@@ -96,7 +100,7 @@ def measure(
             )
         label = f"bench-{bug or 'correct'}-seed{seed}"
         path = save_replay(failure.schedule, ROOT / REPLAY_DIR, label=label)
-        failed, _ = replay(env, failure.schedule, replays) if replays else (0, [])
+        failed, _ = replay(env, ReferenceModel(), failure.schedule, replays) if replays else (0, [])
         return Row(
             bug or "correct",
             found.examples,
@@ -118,7 +122,7 @@ def control(files: list[str], *, race: bool) -> None:
     env = start((), race=race)
     try:
         for name in files:
-            failed, messages = replay(env, Schedule.load(name), 1)
+            failed, messages = replay(env, ReferenceModel(), Schedule.load(name), 1)
             verdict = "BROKEN " + messages[0].splitlines()[0][:100] if failed else "kept"
             print(f"{Path(name).name}: on the correct build {verdict}", flush=True)
     finally:
@@ -150,7 +154,19 @@ def main() -> None:
         metavar="REPLAY",
         help="instead of exploring: replay these saved schedules once on the correct build",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="profile dev, at most 2 examples and 10 s per build, 1 replay: seconds",
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.profile = "dev"
+        args.max_examples = min(args.max_examples, 2)
+        args.seconds = min(args.seconds, 10.0)
+        args.replays = min(args.replays, 1)
+    tools.require_docker()
+    tools.reference_build()
     # A run stopped with SIGTERM still removes the system it started (env.down in finally).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.shrink_seconds:
@@ -205,4 +221,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tools.run(main))

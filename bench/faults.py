@@ -16,6 +16,7 @@ and time.
 
     .venv/bin/python bench/faults.py                 # from the repository root
     .venv/bin/python bench/faults.py --repeat 5
+    .venv/bin/python bench/faults.py --smoke        # a few kinds once each: seconds
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from faults import (  # noqa: E402 - the repository root goes on the path first
+from bench import tools  # noqa: E402 - the repository root goes on the path first
+from faults import (  # noqa: E402
     Bandwidth,
     Blackhole,
     Disconnect,
@@ -64,6 +66,8 @@ from tests.faults.support import COMPOSE, LINK, Reply, fetch  # noqa: E402
 PROBE_BUDGET_S = 10.0  # per wait for an effect or a heal
 PROBE_LIMIT = 500  # requests per wait, whatever their speed
 HEALTHY_SLACK_MS = 50.0
+# --smoke: one kind of each family (toxic, HTTP toxic, proxy, network, process), once each.
+SMOKE_KINDS = ("latency", "http_error", "link_down", "isolate", "pause", "kill")
 
 Probe = Callable[[], bool]
 
@@ -174,8 +178,11 @@ def summary(values: list[float | None]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="measurements per fault kind")
+    parser.add_argument("--smoke", action="store_true", help=f"once each: {', '.join(SMOKE_KINDS)}")
     args = parser.parse_args()
-    repeat = max(1, min(args.repeat, 20))
+    repeat = 1 if args.smoke else max(1, min(args.repeat, 20))
+    tools.require_docker()
+    tools.reference_build()
 
     started = time.monotonic()
     with Environment(load_topology(COMPOSE), DockerBackend(new_session_id()), seed=1) as env:
@@ -199,6 +206,8 @@ def main() -> None:
             (kind, fault, probe, lambda: service_answers(env, "inventory"))
             for kind, (fault, probe) in process_probes(env).items()
         ]
+        if args.smoke:
+            probes = [probe for probe in probes if probe[0] in SMOKE_KINDS]
         for kind, fault, observes, healthy in probes:
             sent: list[float | None] = []
             done: list[float | None] = []
@@ -221,4 +230,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(tools.run(main))

@@ -2,7 +2,7 @@
 
 A fault carries no reference to a running system; it is given one (a :class:`FaultTarget`)
 when applied. Inside a chaos test the plugin makes the test's environment the current
-target, so ``with Latency("gateway->inventory", ms=1500):`` is all a test needs to write.
+target, so ``with Latency("front->back", ms=1500):`` is all a test needs to write.
 
 Applying runs three steps: :meth:`Fault.validate` against the target's topology and backend
 (an unknown link or service, or an operation the backend cannot do, is refused before

@@ -7,6 +7,11 @@ its ``repr`` is the Python code that builds it, so a failing schedule can be pri
 pasted into a test. :func:`run_schedule` validates every fault against the target before
 the first step, then runs the steps in order and, however it ends, heals every fault it
 turned on (latest first).
+
+:func:`run_schedule` is the only interpreter of schedules. What a step *does* is up to a
+:class:`StepExecutor`: the plain one (:class:`PlainExecutor`) applies, heals, sleeps and
+sends load through the target; an exploration's example run is another executor that also
+checks invariants after each step, so a replayed schedule runs through the same loop.
 """
 
 from __future__ import annotations
@@ -30,11 +35,13 @@ __all__ = [
     "FaultOff",
     "FaultOn",
     "LoadBurst",
+    "PlainExecutor",
     "Schedule",
     "ScheduleError",
     "ScheduleRun",
     "ScheduleTarget",
     "Step",
+    "StepExecutor",
     "StepRecord",
     "Wait",
     "run_schedule",
@@ -52,6 +59,50 @@ class ScheduleTarget(FaultTarget, Protocol):
     """A running system a schedule can drive: faults, and load for its bursts."""
 
     def load(self, service: str, request: str, **options: Any) -> LoadResult: ...
+
+
+class StepExecutor(Protocol):
+    """What one step of a schedule does, kind by kind (see :func:`run_schedule`).
+
+    A step that cannot be done raises a :class:`~harness.errors.ChaosError` (or an
+    ``AssertionError``); the run then stops with a :class:`ScheduleError`. Any other
+    exception (a broken invariant, Ctrl-C) passes through unchanged. Either way the faults
+    the run turned on are healed first.
+    """
+
+    def fault_on(self, fault: Fault) -> None: ...
+
+    def fault_off(self, fault: Fault) -> None: ...
+
+    def wait(self, seconds: float) -> None: ...
+
+    def burst(self, step: LoadBurst) -> LoadResult | None: ...
+
+
+class PlainExecutor:
+    """Does each step and nothing more: apply, heal, sleep, send load through ``target``."""
+
+    def __init__(self, target: ScheduleTarget) -> None:
+        self.target = target
+
+    def fault_on(self, fault: Fault) -> None:
+        fault.apply(self.target)
+
+    def fault_off(self, fault: Fault) -> None:
+        fault.heal(self.target)
+
+    def wait(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def burst(self, step: LoadBurst) -> LoadResult | None:
+        return self.target.load(
+            step.service,
+            step.request,
+            rate=step.rate,
+            seconds=step.seconds,
+            max_requests=step.max_requests,
+            timeout=step.timeout_s,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +164,7 @@ class LoadBurst:
         method, _, path = text.partition(" ")
         if not method.isalpha() or not path.startswith("/"):
             raise FaultError(
-                f"LoadBurst.request must look like 'GET /products/1', got {self.request!r}"
+                f"LoadBurst.request must look like 'GET /items/1', got {self.request!r}"
             )
         _check_seconds("LoadBurst.rate", self.rate, MAX_BURST_RATE, unit="requests per second")
         _check_seconds("LoadBurst.seconds", self.seconds, MAX_BURST_S)
@@ -284,11 +335,19 @@ def run_schedule(
     target: ScheduleTarget | None = None,
     *,
     on_step: Callable[[StepRecord], None] | None = None,
+    executor: StepExecutor | None = None,
 ) -> ScheduleRun:
-    """Run ``schedule`` against ``target`` (the current chaos environment if None)."""
+    """Run ``schedule`` against ``target`` (the current chaos environment if None).
+
+    ``executor`` does the steps (default: a :class:`PlainExecutor` over ``target``);
+    ``on_step`` is called after each step that succeeded. Faults still on when the run
+    stops are healed on ``target`` directly, whatever the executor.
+    """
     if target is None:
         target = current_target()  # type: ignore[assignment]
     assert target is not None
+    if executor is None:
+        executor = PlainExecutor(target)
     schedule.validate(target)  # nothing is applied if any fault cannot be
     run = ScheduleRun(schedule)
     turned_on: list[Fault] = []
@@ -298,7 +357,7 @@ def run_schedule(
         for index, step in enumerate(schedule.steps):
             step_started = time.monotonic() - started
             try:
-                load = _run_step(step, target, turned_on)
+                load = _run_step(step, executor, turned_on)
             except (ChaosError, AssertionError) as exc:
                 failure = (index, step, exc)
                 run.records.append(
@@ -326,24 +385,17 @@ def run_schedule(
     return run
 
 
-def _run_step(step: Step, target: ScheduleTarget, turned_on: list[Fault]) -> LoadResult | None:
+def _run_step(step: Step, executor: StepExecutor, turned_on: list[Fault]) -> LoadResult | None:
     if isinstance(step, FaultOn):
         turned_on.append(step.fault)  # before apply: a half-applied fault is healed too
-        step.fault.apply(target)
+        executor.fault_on(step.fault)
     elif isinstance(step, FaultOff):
-        step.fault.heal(target)
+        executor.fault_off(step.fault)
         turned_on.remove(step.fault)
     elif isinstance(step, Wait):
-        time.sleep(step.seconds)
+        executor.wait(step.seconds)
     else:
-        return target.load(
-            step.service,
-            step.request,
-            rate=step.rate,
-            seconds=step.seconds,
-            max_requests=step.max_requests,
-            timeout=step.timeout_s,
-        )
+        return executor.burst(step)
     return None
 
 

@@ -87,10 +87,15 @@ def _pick(raw: int, options: Sequence[T]) -> T:
 
 
 def _kinds(
-    topology: Topology, max_ms: int, disconnect: bool
+    topology: Topology,
+    max_ms: int,
+    disconnect: bool,
+    http_links: Sequence[str] | None = None,
 ) -> list[tuple[FaultFamily, str, Builder]]:
     """Every kind this topology allows, mildest first, each built from raw draws."""
     links = sorted(topology.links)
+    # HTTP toxics exist only in the harness's Toxiproxy build: not on every link, maybe.
+    on_http_links = links if http_links is None else sorted(set(http_links) & set(links))
     services = _faultable_services(topology)
     linked = sorted(
         {topology.links[n].source for n in links}
@@ -102,8 +107,15 @@ def _kinds(
         if links:
             kinds.append((family, kind, build))
 
+    def on_http(kind: str, build: Builder) -> None:
+        if on_http_links:
+            kinds.append(("http", kind, build))
+
     def link(p: Raw) -> str:
         return _pick(p[0], links)
+
+    def http_link(p: Raw) -> str:
+        return _pick(p[0], on_http_links)
 
     def stream(p: Raw) -> Stream:
         return _pick(p[4], _STREAMS)
@@ -148,18 +160,16 @@ def _kinds(
         "slow_close",
         lambda p: SlowClose(link(p), stream=stream(p), delay_ms=_up(p[1], 0, max_ms)),
     )
-    on_links(
-        "http", "http_delay", lambda p: HttpDelay(link(p), ms=_up(p[1], 0, max_ms), rate=rate(p[2]))
+    on_http(
+        "http_delay", lambda p: HttpDelay(http_link(p), ms=_up(p[1], 0, max_ms), rate=rate(p[2]))
     )
-    on_links(
-        "http",
+    on_http(
         "http_error",
-        lambda p: HttpError(link(p), status=_pick(p[1], _STATUSES), rate=rate(p[2])),
+        lambda p: HttpError(http_link(p), status=_pick(p[1], _STATUSES), rate=rate(p[2])),
     )
-    on_links(
-        "http",
+    on_http(
         "http_malformed",
-        lambda p: HttpMalformed(link(p), mode=_pick(p[1], _MALFORMED), rate=rate(p[2])),
+        lambda p: HttpMalformed(http_link(p), mode=_pick(p[1], _MALFORMED), rate=rate(p[2])),
     )
     on_links(
         "network",
@@ -212,11 +222,14 @@ def faults(
     families: Sequence[FaultFamily] = FAMILIES,
     max_ms: int = 1000,
     disconnect: bool = True,
+    http_links: Sequence[str] | None = None,
 ) -> st.SearchStrategy[Fault]:
     """Any fault of the given families over ``topology``, shrinking toward the mildest.
 
     ``max_ms`` bounds every duration; ``disconnect=False`` leaves out real network
-    disconnects (for backends that cannot do them).
+    disconnects (for backends that cannot do them). ``http_links`` names the links whose
+    proxy has the HTTP toxics (``env.proxy(link).http_toxics``; a stock Toxiproxy has
+    none): HTTP faults are drawn on those only (None: on every link).
     """
     unknown = [f for f in families if f not in FAMILIES]
     if unknown or not families:
@@ -226,7 +239,8 @@ def faults(
     if not 0 <= max_ms <= 600_000:
         raise FaultError(f"faults(max_ms=...) must be between 0 and 600000, got {max_ms}")
     raw = st.tuples(*(st.integers(0, RESOLUTION) for _ in range(_PARAMETERS)))
-    builders = [b for family, _, b in _kinds(topology, max_ms, disconnect) if family in families]
+    kinds = _kinds(topology, max_ms, disconnect, http_links)
+    builders = [b for family, _, b in kinds if family in families]
     if not builders:
         return st.nothing()
     return st.one_of([raw.map(build) for build in builders])
@@ -237,9 +251,12 @@ def network_faults(topology: Topology, *, max_ms: int = 1000) -> st.SearchStrate
     return faults(topology, families=["network"], max_ms=max_ms)
 
 
-def http_faults(topology: Topology, *, max_ms: int = 1000) -> st.SearchStrategy[Fault]:
-    """The project's HTTP toxics on the topology's links; rates shrink toward 1%."""
-    return faults(topology, families=["http"], max_ms=max_ms)
+def http_faults(
+    topology: Topology, *, max_ms: int = 1000, http_links: Sequence[str] | None = None
+) -> st.SearchStrategy[Fault]:
+    """The harness's HTTP toxics on the topology's links (only ``http_links``, if given);
+    rates shrink toward 1%."""
+    return faults(topology, families=["http"], max_ms=max_ms, http_links=http_links)
 
 
 def partition_faults(topology: Topology, *, disconnect: bool = True) -> st.SearchStrategy[Fault]:

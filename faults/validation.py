@@ -55,9 +55,9 @@ def check_choice(owner: str, name: str, value: object, allowed: Collection[str])
 
 def check_link_name(owner: str, value: object) -> None:
     if not isinstance(value, str) or not _LINK.match(value):
-        raise FaultError(f"{owner}.link must name a link like 'gateway->inventory', got {value!r}")
+        raise FaultError(f"{owner}.link must name a link like 'front->back', got {value!r}")
 
 
 def check_service_name(owner: str, name: str, value: object) -> None:
     if not isinstance(value, str) or not _SERVICE.match(value):
-        raise FaultError(f"{owner}.{name} must name a service like 'inventory', got {value!r}")
+        raise FaultError(f"{owner}.{name} must name a service like 'back', got {value!r}")

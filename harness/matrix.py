@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.errors import ChaosError
 from harness.topology import load_topology
 
 __all__ = ["CaseResult", "RunResult", "main", "parse_junit"]
@@ -139,7 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", metavar="DIR", help="keep JUnit XML and logs in DIR")
     parser.add_argument("suites", nargs="*", default=["suites"])
     options = parser.parse_args(args)
-    declared = load_topology(options.compose).bugs
+    try:
+        declared = load_topology(options.compose).bugs
+    except ChaosError as exc:  # e.g. run outside the repository: say so, no traceback
+        parser.error(f"--compose {options.compose}: {exc}")
     known = declared.names if declared is not None else ()
     bugs = [b for b in options.bugs.split(",") if b] or list(known)
     unknown = sorted(set(bugs) - set(known))

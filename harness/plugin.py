@@ -39,10 +39,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker_input and "chaos_seed" in worker_input:
         # Every pytest-xdist worker uses the seed the controller chose and printed.
         settings = replace(settings, seed=int(worker_input["chaos_seed"]))
+    session = ChaosSession(config, settings)
     if settings.compose is not None:
         # Reads the compose file now: a malformed one is a usage error before anything starts.
-        _check_against_topology(config, settings)
-    config.pluginmanager.register(ChaosSession(config, settings), ChaosSession.plugin_name)
+        _check_against_topology(config, settings, session)
+    config.pluginmanager.register(session, ChaosSession.plugin_name)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         # A terminated run cleans up like an interrupted one instead of dying on the spot.
         signal.signal(signal.SIGTERM, _interrupt)
@@ -84,7 +85,7 @@ def chaos_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def chaos_topology(chaos_settings: Settings) -> Topology:
+def chaos_topology(pytestconfig: pytest.Config, chaos_settings: Settings) -> Topology:
     """The system under test, read from the compose file."""
     if chaos_settings.compose is None:
         raise pytest.fail.Exception(
@@ -92,7 +93,8 @@ def chaos_topology(chaos_settings: Settings) -> Topology:
             "chaos_compose ini key",
             pytrace=False,
         )
-    return load_topology(chaos_settings.compose)
+    # The session's set: what the configuration-time read warned about is not said again.
+    return load_topology(chaos_settings.compose, warned=ChaosSession.of(pytestconfig).warned)
 
 
 @pytest.fixture(scope="session")
@@ -140,14 +142,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _check_against_topology(config: pytest.Config, settings: Settings) -> None:
+def _check_against_topology(
+    config: pytest.Config, settings: Settings, session: ChaosSession
+) -> None:
     """Options that cannot apply to this system are usage errors before anything starts;
     what the compose file says that the harness ignores is a warning in pytest's summary."""
     assert settings.compose is not None
     try:
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always", TopologyWarning)
-            topology = load_topology(settings.compose)
+            topology = load_topology(settings.compose, warned=session.warned)
     except ChaosError as exc:
         raise pytest.UsageError(f"chaos-harness: {exc}") from None
     for warning in seen:

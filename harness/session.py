@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from harness.backends.base import Backend
+from harness.compose import Warned
 from harness.environment import Environment
 from harness.errors import ChaosError, ConfigError
 from harness.labels import new_session_id
@@ -46,6 +47,7 @@ class ChaosSession:
         self._backend: str | None = None
         self.backend_fallback = ""  # why "auto" chose the local backend, if it did
         self.system = ""  # what ran, for the summary: which seeded bugs, if it has any
+        self.warned: Warned = set()  # warnings about the compose file already given
 
     @classmethod
     def of(cls, config: pytest.Config) -> ChaosSession:
@@ -172,7 +174,7 @@ class ChaosSession:
                 "start a Docker engine or drop --chaos-race"
             )
         reap_local()
-        return LocalBackend(new_session_id())
+        return LocalBackend(new_session_id(), warned=self.warned)
 
     def _print_kept(self, env: Environment) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")

@@ -22,6 +22,7 @@ from harness.compose import (
     Healthcheck,
     TmpfsMount,
     VolumeMount,
+    Warned,
     read_compose,
 )
 from harness.errors import TopologyError
@@ -208,11 +209,18 @@ class Topology:
         return levels
 
 
-def load_topology(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Topology:
+def load_topology(
+    path: str | Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    warned: Warned | None = None,
+) -> Topology:
     """Parse and validate a compose file; raise :class:`TopologyError` naming what to fix.
 
     ``environ`` stands in for the shell environment that ``${VAR}`` in the file reads
     (default: this process's); a ``.env`` file beside the compose file comes after it.
+    ``warned``: the warnings already given, so that a file read again warns once (the
+    plugin passes its session's set; without one, every read warns).
     """
     path = Path(path).resolve()
     if not path.is_file():
@@ -220,7 +228,7 @@ def load_topology(path: str | Path, *, environ: Mapping[str, str] | None = None)
             f"compose file {path} does not exist; pass an existing file with "
             "--chaos-compose=FILE (or the chaos_compose ini key)"
         )
-    return _parse(read_compose(path, environ))
+    return _parse(read_compose(path, environ, warned=warned))
 
 
 def _parse(project: ComposeProject) -> Topology:
@@ -363,7 +371,7 @@ def _relative_glob(glob: str, where: str, what: str) -> None:
 def _bugs(raw: object, where: str) -> SeededBugs | None:
     if raw is None:
         return None
-    example = "{env: CHAOS_BUGS, names: [leak-on-timeout, ...]}"
+    example = "{env: BUGS, names: [slow-leak, ...]}"
     if not isinstance(raw, Mapping):
         raise TopologyError(
             f"x-chaos.bugs in {where} must be a mapping {example}: `env` is the variable "

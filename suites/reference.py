@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -15,6 +16,7 @@ from harness.environment import Environment
 from harness.history import FAIL, OK, History, Op
 from harness.load import Outcome, RequestFactory, RequestSpec, default_classify
 from harness.probes import fetch_metrics, sample
+from harness.topology import Topology
 
 _GO_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)$")
 _MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -44,14 +46,19 @@ def go_duration_ms(text: str) -> float:
     return float(match.group(1)) * _MS[match.group(2)]
 
 
-def gateway_setting_ms(env: Environment, name: str, default: str) -> float:
+def gateway_setting_ms(system: Environment | Topology, name: str, default: str) -> float:
     """A duration setting of the gateway, as the compose file configures it, in ms."""
-    return go_duration_ms(env.topology.service("gateway").environment.get(name, default))
+    return go_duration_ms(_gateway_environment(system).get(name, default))
 
 
-def gateway_setting_int(env: Environment, name: str, default: int) -> int:
+def gateway_setting_int(system: Environment | Topology, name: str, default: int) -> int:
     """A count setting of the gateway (BULKHEAD_SIZE, say), as the compose file configures it."""
-    return int(env.topology.service("gateway").environment.get(name, str(default)))
+    return int(_gateway_environment(system).get(name, str(default)))
+
+
+def _gateway_environment(system: Environment | Topology) -> Mapping[str, str]:
+    topology = system.topology if isinstance(system, Environment) else system
+    return topology.service("gateway").environment
 
 
 def order_requests(prefix: str) -> RequestFactory:

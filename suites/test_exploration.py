@@ -1,6 +1,7 @@
 """Exploration: a Hypothesis state machine breaks the reference system in random ways
-(faults of every kind on every link and service, load bursts, kills) and checks generic
-invariants after every step (see :mod:`suites.exploration`).
+(faults of every kind on every link and service, load bursts, kills) and checks invariants
+after every step: the generic ones of :mod:`harness.explore.engine` and the reference's own
+(:mod:`suites.model`).
 
 The profile (``--chaos-profile``: dev, ci, nightly) sets how much it explores. A failure
 is shrunk to the shortest schedule, printed as code and saved as replay JSON under
@@ -13,11 +14,11 @@ from __future__ import annotations
 import pytest
 
 from harness.environment import Environment
-from harness.settings import Settings
-from suites.exploration_report import explore_or_replay
+from harness.explore.report import explore_or_replay
+from suites.model import ReferenceModel
 
 
 def test_exploration_keeps_every_invariant(
-    request: pytest.FixtureRequest, chaos: Environment, chaos_settings: Settings
+    request: pytest.FixtureRequest, chaos: Environment
 ) -> None:
-    explore_or_replay(request, chaos, chaos_settings, chaos_settings.profile)
+    explore_or_replay(request, chaos, ReferenceModel())

@@ -39,8 +39,9 @@ from harness.checks import (
     survives,
 )
 from harness.environment import Environment
+from harness.explore.report import explore_or_replay
 from harness.settings import Settings
-from suites.exploration_report import explore_or_replay
+from suites.model import ReferenceModel
 from suites.reference import (
     close_breakers,
     gateway_classify,
@@ -149,6 +150,6 @@ def test_soak_faults_under_steady_load_keep_every_invariant(
 
 @pytest.mark.nightly
 def test_nightly_exploration_keeps_every_invariant(
-    request: pytest.FixtureRequest, chaos: Environment, chaos_settings: Settings
+    request: pytest.FixtureRequest, chaos: Environment
 ) -> None:
-    explore_or_replay(request, chaos, chaos_settings, "nightly")
+    explore_or_replay(request, chaos, ReferenceModel(), profile="nightly")

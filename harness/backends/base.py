@@ -68,7 +68,7 @@ class Backend(ABC):
     def prepare(self, topology: Topology, env: Mapping[str, str]) -> None:
         """Build what is missing and create shared resources (network, volumes).
 
-        ``env`` is added to every service's environment (e.g. ``CHAOS_BUGS``).
+        ``env`` is added to every service's environment (the seeded bugs' variable, say).
         """
 
     @abstractmethod

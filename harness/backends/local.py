@@ -32,7 +32,7 @@ from pathlib import Path
 
 from harness.backends.base import Backend, ServiceState, free_port
 from harness.build import build_lock, run_prebuild
-from harness.compose import warn_once
+from harness.compose import Warned, warn_once
 from harness.errors import BackendError, TopologyError
 from harness.labels import owner_alive, owner_token
 from harness.topology import Link, Service, Topology
@@ -60,8 +60,9 @@ class _Process:
 class LocalBackend(Backend):
     name = "local"
 
-    def __init__(self, session: str) -> None:
+    def __init__(self, session: str, *, warned: Warned | None = None) -> None:
         super().__init__(session)
+        self._warned = warned  # the run's warnings already given (see harness.compose.warn_once)
         self.folder = sessions_root() / session
         self._ports: dict[tuple[str, int], int] = {}
         self._env: Mapping[str, str] = {}
@@ -84,7 +85,7 @@ class LocalBackend(Backend):
             )
         self.topology = topology
         self._env = dict(env)
-        _warn_left_out(topology)
+        _warn_left_out(topology, self._warned)
         self.folder.mkdir(parents=True, exist_ok=False)
         (self.folder / "owner").write_text(owner_token())
         with build_lock(topology):
@@ -323,7 +324,7 @@ class LocalBackend(Backend):
         return service.aliases if service is not None else ()
 
 
-def _warn_left_out(topology: Topology) -> None:
+def _warn_left_out(topology: Topology, warned: Warned | None) -> None:
     """Say once what of the compose file a host process cannot have, where it matters."""
     lines = []
     for service in topology.services.values():
@@ -344,6 +345,7 @@ def _warn_left_out(topology: Topology) -> None:
             topology.path,
             f"the local backend runs the services of {topology.path} as host processes, "
             "without what only a container has:\n" + "\n".join(lines),
+            warned,
         )
 
 

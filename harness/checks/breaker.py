@@ -50,7 +50,7 @@ def breaker_trips_and_recovers(
     ``states`` is the exported state over time (None where it was not observed);
     ``state_names`` maps each exported value, a number or a name, to "closed",
     "half-open" or "open" (a breaker without a half-open state may leave it out).
-    ``breaker`` names it in messages, e.g. "the gateway's breaker for inventory".
+    ``breaker`` names it in messages, e.g. "the front's breaker for its back end".
     ``why_states_unobserved`` and ``why_calls_unobserved`` say why a series holds no value
     (``MetricSampler.why_unobserved`` tells), for the unknown verdict.
     """

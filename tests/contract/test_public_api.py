@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC = ("harness", "harness.checks", "faults", "faults.strategies")
+PUBLIC = ("harness", "harness.checks", "harness.explore", "faults", "faults.strategies")
 
 
 @pytest.mark.parametrize("package", PUBLIC)

@@ -14,8 +14,9 @@ import pytest
 
 from faults import FaultOff, FaultOn, Latency, LinkDown, LoadBurst, Schedule, Terminate
 from harness.environment import Environment
+from harness.explore import InvariantBroken, run_example
 from harness.settings import Settings
-from suites.exploration import InvariantBroken, run_schedule_checked
+from suites.model import ReferenceModel
 
 INVENTORY = "gateway->inventory"
 READS = "GET /products/1"
@@ -65,7 +66,7 @@ def test_a_provoked_bug_breaks_its_invariant(
     env = chaos_environment_factory(bugs=(bug,))
     try:
         with pytest.raises(InvariantBroken, match=broken):
-            run_schedule_checked(env, schedule())
+            run_example(env, ReferenceModel(), schedule())
     finally:
         env.down()
 
@@ -77,4 +78,4 @@ def test_the_same_schedule_keeps_every_invariant_on_the_correct_build(
     if chaos_settings.bugs:
         pytest.skip("needs the correct build; this run has --chaos-bugs")
     schedule, _ = CASES[bug]
-    run_schedule_checked(chaos, schedule())
+    run_example(chaos, ReferenceModel(), schedule())

@@ -206,6 +206,57 @@ def test_nothing_is_applied_when_a_later_fault_cannot_be(target: RecordingTarget
     assert target.log == []
 
 
+class Broken(Exception):
+    """What an executor's own check raises: not a failed step, the finding itself."""
+
+
+@dataclass
+class CheckingExecutor:
+    """An executor that does each step through the target and notes it, and breaks on
+    the step named ``breaks_on`` the way an exploration's checks do."""
+
+    target: RecordingTarget
+    breaks_on: str | None = None
+    seen: list[str] = field(default_factory=list)
+
+    def fault_on(self, fault: Fault) -> None:
+        self.seen.append(f"on {fault.describe()}")
+        fault.apply(self.target)  # type: ignore[arg-type]
+
+    def fault_off(self, fault: Fault) -> None:
+        self.seen.append(f"off {fault.describe()}")
+        fault.heal(self.target)  # type: ignore[arg-type]
+
+    def wait(self, seconds: float) -> None:
+        self.seen.append(f"wait {seconds:g}")
+        if self.breaks_on == "wait":
+            raise Broken("an invariant broke after the wait")
+
+    def burst(self, step: LoadBurst) -> None:
+        self.seen.append(f"load {step.request}")
+
+
+def test_the_runner_hands_every_step_to_its_executor(target: RecordingTarget) -> None:
+    a = Recorded("a")
+    executor = CheckingExecutor(target)
+    schedule = Schedule((FaultOn(a), LoadBurst("gateway", "GET /x"), Wait(0.01), FaultOff(a)))
+    run = run_schedule(schedule, target, executor=executor)
+    assert executor.seen == ["on recorded a", "load GET /x", "wait 0.01", "off recorded a"]
+    assert [r.error for r in run.records] == [None] * 4
+    assert target.log == ["on a", "off a"]
+
+
+def test_an_executors_own_exception_passes_through_once_everything_is_healed(
+    target: RecordingTarget,
+) -> None:
+    a = Recorded("a")
+    executor = CheckingExecutor(target, breaks_on="wait")
+    with pytest.raises(Broken, match="after the wait"):
+        run_schedule(Schedule((FaultOn(a), Wait(0.01), FaultOff(a))), target, executor=executor)
+    assert target.log == ["on a", "off a"]
+    assert target.active == []
+
+
 # -- the runner on real Toxiproxy -------------------------------------------------------------
 
 

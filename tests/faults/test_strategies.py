@@ -4,6 +4,7 @@ bounds, and shrinks toward the mildest fault and the shortest schedule."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from faults import (
     FaultOff,
     FaultOn,
     HttpError,
+    HttpFault,
     Kill,
     Latency,
     LoadBurst,
@@ -174,6 +176,29 @@ def test_schedules_shrink_to_one_short_mild_episode() -> None:
     two = find(schedules(TOPOLOGY), lambda s: len(s.faults()) >= 2, settings=FIND)
     assert len(two.steps) == 6
     assert two.faults() == [latency, latency]
+
+
+REFERENCE = load_topology(Path(__file__).resolve().parents[2] / "compose" / "docker-compose.yml")
+
+
+@QUICK
+@given(faults(REFERENCE, http_links=["gateway->payment"]))
+def test_http_faults_are_drawn_only_on_links_whose_proxy_has_the_http_toxics(
+    fault: Fault,
+) -> None:
+    if isinstance(fault, HttpFault):
+        assert fault.link == "gateway->payment"
+
+
+def test_no_http_fault_is_drawn_when_no_proxy_has_the_http_toxics() -> None:
+    assert http_faults(TOPOLOGY, http_links=[]).is_empty
+    kinds = [kind for _, kind, _ in _kinds(TOPOLOGY, 1000, True, http_links=[])]
+    assert kinds == [k for k in MILD_FIRST if not k.startswith("http_")]
+    assert find(
+        faults(REFERENCE, http_links=["gateway->payment"]),
+        lambda f: isinstance(f, HttpError),
+        settings=FIND,
+    ) == HttpError("gateway->payment", status=503, rate=0.01)
 
 
 def test_families_are_checked() -> None:

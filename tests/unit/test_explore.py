@@ -1,10 +1,14 @@
-"""Unit tests for exploration's pure parts: profiles, failing schedules, replay files,
-the closing summary, nightly selection, progress lines and the new options."""
+"""Unit tests for exploration's pure parts: profiles, failing schedules, replay files and
+the replay command, the model interface, the closing summary, nightly selection, progress
+lines and the options."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -12,11 +16,15 @@ from typing import Any, cast
 import pytest
 
 from faults import FaultOff, FaultOn, Kill, Latency, LinkDown, LoadBurst, Schedule, Wait
+from harness.backends.docker import DockerBackend
 from harness.checks import Verdict
-from harness.errors import ConfigError
+from harness.errors import ConfigError, FaultError
 from harness.explore import (
     PROFILES,
     FailureLog,
+    Operation,
+    SystemModel,
+    check_schedule,
     fault_steps,
     hypothesis_settings,
     load_replay,
@@ -25,10 +33,13 @@ from harness.explore import (
     save_replay,
     schedule_as_code,
 )
+from harness.explore.engine import EPSILON_MS, patient_timeout_s
+from harness.explore.model import check_model
 from harness.progress import Progress, enabled, line
 from harness.selection import split_nightly, wants_nightly
 from harness.settings import _optional_seconds, _profile, _runs, resolve_settings
 from harness.summary import RunSummary, render_summary
+from harness.topology import Topology, load_topology
 
 SLOW = Latency("gateway->inventory", ms=1500)
 DOWN = LinkDown("gateway->payment")
@@ -131,14 +142,41 @@ def test_a_malformed_replay_file_is_a_config_error_saying_why(
         load_replay(path)
 
 
-def test_reproduced_line_and_replay_command() -> None:
+def test_reproduced_line() -> None:
     assert reproduced_line(3, 5) == "reproduced 3/5"
-    command = replay_command(Path(".chaos/replays/x.json"), ("no-fallback",), runs=5)
-    assert command == (
-        ".venv/bin/pytest suites/test_exploration.py --chaos-replay=.chaos/replays/x.json "
-        "--chaos-replay-runs=5 --chaos-bugs=no-fallback"
+
+
+def test_the_replay_command_names_the_test_and_only_the_options_that_differ() -> None:
+    node = "tests/test_shop.py::test_explore"
+    plain = replay_command(node, Path(".chaos/replays/x.json"))
+    assert plain == (
+        "pytest tests/test_shop.py::test_explore --chaos-replay=.chaos/replays/x.json "
+        "--chaos-replay-runs=5"
     )
-    assert "--chaos-bugs" not in replay_command(Path("x.json"), ())
+    full = replay_command(
+        node,
+        ".chaos/replays/x.json",
+        runs=2,
+        pytest=(".venv/bin/python", "-m", "pytest"),
+        compose="deploy/compose.yml",
+        bugs=("leak-on-timeout", "no-fallback"),
+        race=True,
+        seed=42,
+    )
+    assert full == (
+        ".venv/bin/python -m pytest tests/test_shop.py::test_explore "
+        "--chaos-replay=.chaos/replays/x.json --chaos-replay-runs=2 "
+        "--chaos-compose=deploy/compose.yml --chaos-bugs=leak-on-timeout,no-fallback "
+        "--chaos-race --chaos-seed=42"
+    )
+
+
+def test_the_replay_command_quotes_what_a_shell_would_split_and_says_where_to_run() -> None:
+    command = replay_command("t.py::test_x[ci profile]", "my replays/x.json", cd="/home/me/my shop")
+    assert command == (
+        "cd '/home/me/my shop' && pytest 't.py::test_x[ci profile]' "
+        "'--chaos-replay=my replays/x.json' --chaos-replay-runs=5"
+    )
 
 
 # -- the closing summary ----------------------------------------------------------------------
@@ -258,3 +296,213 @@ def test_a_bad_profile_is_a_usage_error_naming_where_it_came_from(
     pytester.makeini("[pytest]\nchaos_profile = weekly\n")
     with pytest.raises(pytest.UsageError, match=r"ini key chaos_profile in .*: 'weekly' is not"):
         resolve_settings(pytester.parseconfig())
+
+
+# -- the model interface ------------------------------------------------------------------------
+
+COMPOSE = """\
+services:
+  front:
+    image: front
+  back:
+    image: back
+x-chaos:
+  links: [front->back]
+  services:
+    front: {port: 8080}
+    back: {port: 8080}
+  race:
+    build_args: {VARIANT: race}
+  bugs: {env: BUGS, names: [a, b]}
+"""
+
+OWN_PROXY = """\
+services:
+  front:
+    image: front
+  toxiproxy:
+    image: ghcr.io/shopify/toxiproxy
+    ports: ["8474"]
+x-chaos:
+  toxiproxy: {service: toxiproxy, api_port: 8474}
+  services:
+    front: {port: 8080}
+"""
+
+
+class Shop(SystemModel):
+    def __init__(self, *operations: Operation) -> None:
+        self._operations = operations or (Operation("read", "front", ("GET /items/1",), 1000),)
+
+    def operations(self, topology: Topology) -> Sequence[Operation]:
+        return self._operations
+
+
+def topology_of(tmp_path: Path, text: str = COMPOSE) -> Topology:
+    path = tmp_path / "compose.yml"
+    path.write_text(text)
+    return load_topology(path)
+
+
+def test_an_operation_judges_replies_by_its_statuses_and_its_predicate() -> None:
+    plain = Operation("read", "front", ["GET /items/1", "GET /items/2"], budget_ms=500)
+    assert plain.requests == ("GET /items/1", "GET /items/2")
+    assert plain.is_well_formed({"status": 500, "body": {}}), "by default: any JSON body"
+    assert not plain.is_well_formed({"status": 200, "body": None})
+    strict = Operation(
+        "read",
+        "front",
+        ("GET /items/1",),
+        budget_ms=500,
+        statuses=[200, 503],
+        well_formed=lambda reply: "id" in (reply.get("body") or {}),
+    )
+    assert strict.is_well_formed({"status": 200, "body": {"id": 1}})
+    assert not strict.is_well_formed({"status": 500, "body": {"id": 1}})
+    assert not strict.is_well_formed({"status": 200, "body": {}})
+
+
+def test_an_operation_sends_its_line_or_what_its_per_burst_factory_makes() -> None:
+    plain = Operation("read", "front", ("GET /items/1",), budget_ms=500)
+    assert plain.sends("GET /items/1", "k1") == "GET /items/1"
+    keyed = Operation(
+        "write", "front", ("POST /items",), budget_ms=500, per_burst=lambda line, key: key
+    )
+    assert keyed.sends("POST /items", "x1b0") == "x1b0"
+    assert keyed.matches(LoadBurst("front", "POST /items"))
+    assert not keyed.matches(LoadBurst("back", "POST /items"))
+    assert not keyed.matches(LoadBurst("front", "GET /items"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        ({"requests": ()}, "sends no request"),
+        ({"requests": ("items",)}, "'items' is not a request like 'GET /items/1'"),
+        ({"budget_ms": 0}, "budget_ms must be more than 0"),
+    ],
+)
+def test_a_bad_operation_is_refused_saying_what_to_fix(fields: dict[str, Any], why: str) -> None:
+    values: dict[str, Any] = {"requests": ("GET /",), "budget_ms": 100, **fields}
+    with pytest.raises(ConfigError, match=why):
+        Operation("read", "front", **values)
+
+
+def test_a_model_watches_every_service_but_a_toxiproxy_the_file_runs_itself(
+    tmp_path: Path,
+) -> None:
+    assert list(Shop().watched(topology_of(tmp_path))) == ["front", "back"]
+    assert list(Shop().watched(topology_of(tmp_path, OWN_PROXY))) == ["front"]
+
+
+def test_a_model_derives_its_deadline_and_settle_time_from_the_budgets() -> None:
+    operations = [
+        Operation("read", "front", ("GET /",), budget_ms=1000),
+        Operation("write", "front", ("POST /",), budget_ms=2000),
+    ]
+    assert Shop().deadline_ms(operations) == 1000
+    assert Shop().settle_s(operations) == 6.0
+
+
+def test_a_model_that_does_not_fit_the_topology_is_refused_naming_the_service(
+    tmp_path: Path,
+) -> None:
+    topology = topology_of(tmp_path)
+    assert check_model(Shop(), topology)[0].name == "read"
+    stray = Shop(Operation("read", "gateway", ("GET /",), budget_ms=100))
+    with pytest.raises(ConfigError, match=r"operation 'read' names the service 'gateway'"):
+        check_model(stray, topology)
+    with pytest.raises(ConfigError, match="nothing to send"):
+        check_model(_Empty(), topology)
+
+    class Sampling(Shop):
+        sampled = ("db",)
+
+    with pytest.raises(ConfigError, match=r"Sampling.sampled names the service 'db'.*back, front"):
+        check_model(Sampling(), topology)
+
+
+class _Empty(SystemModel):
+    def operations(self, topology: Topology) -> Sequence[Operation]:
+        return []
+
+
+def test_a_patient_client_waits_long_enough_for_any_budget_to_be_judged() -> None:
+    assert patient_timeout_s(Operation("read", "front", ("GET /",), budget_ms=1000)) == 5.0
+    slow = Operation("report", "front", ("GET /report",), budget_ms=30_000)
+    assert patient_timeout_s(slow) * 1000 >= slow.budget_ms + EPSILON_MS
+
+
+REPLAY_COMMAND_TEST = """
+from pathlib import Path
+
+from harness.explore.report import replay_command_for
+
+
+def test_cmd(request):
+    print("COMMAND:", replay_command_for(request, Path(".chaos/replays/x.json")))
+"""
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ([], ""),
+        (["--chaos-compose=compose.yml"], ""),  # the ini's own: not repeated
+        (
+            ["--chaos-compose=other.yml", "--chaos-bugs=a,b"],
+            " --chaos-compose=other.yml --chaos-bugs=a,b",
+        ),
+        (["--chaos-race"], " --chaos-race"),
+    ],
+)
+def test_the_printed_replay_command_is_this_test_with_what_this_run_changed(
+    pytester: pytest.Pytester, options: list[str], expected: str
+) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\nchaos_compose = compose.yml\n")
+    for name in ("compose.yml", "other.yml"):
+        (pytester.path / name).write_text(COMPOSE)
+    pytester.makepyfile(test_cmd=REPLAY_COMMAND_TEST)
+
+    result = pytester.runpytest_subprocess("-s", "--chaos-seed=7", *options)
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*COMMAND: {Path(sys.executable).parent}/python* -m pytest test_cmd.py::test_cmd "
+            f"--chaos-replay=.chaos/replays/x.json --chaos-replay-runs=5{expected} --chaos-seed=7"
+        ]
+    )
+
+
+@dataclass
+class Offline:
+    """A system that is not running: what check_schedule reads of it (its topology)."""
+
+    topology: Topology
+    backend: Any = field(default_factory=lambda: object.__new__(DockerBackend))
+
+    def proxy(self, link: str) -> Any:
+        raise FaultError(f"link {link!r} has no proxy: the environment is not running")
+
+
+def test_a_replay_that_does_not_fit_the_system_or_the_model_is_refused_before_it_runs(
+    tmp_path: Path,
+) -> None:
+    system: Any = Offline(topology_of(tmp_path))
+    fits = Schedule((LoadBurst("front", "GET /items/1"), Wait(0.1)))
+    check_schedule(system, Shop(), fits)
+    unknown_link = Schedule(
+        (FaultOn(Latency("front->db", ms=5)), FaultOff(Latency("front->db", ms=5)))
+    )
+    with pytest.raises(
+        ConfigError, match=r"does not fit this system: Latency: no link named 'front->db'"
+    ):
+        check_schedule(system, Shop(), unknown_link)
+    unknown_request = Schedule((LoadBurst("front", "GET /products/1"),))
+    with pytest.raises(
+        ConfigError,
+        match=r"no operation of the model sends GET /products/1 to front; "
+        r"its operations send: GET /items/1 to front",
+    ):
+        check_schedule(system, Shop(), unknown_request)

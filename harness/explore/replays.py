@@ -1,19 +1,19 @@
-"""Exploration support: Hypothesis profiles, failing schedules, replay files.
+"""Failing schedules: the shortest one kept, printed as code, saved as replay JSON, and the
+command line that replays it.
 
-A stateful exploration (``hypothesis.stateful``) drives faults, load bursts and kills
-against a running system and checks invariants after every step. Whatever the machine
-does is recorded as a :class:`faults.schedule.Schedule`; when an invariant breaks, the
-schedule that broke it is kept (:class:`FailureLog`), and after Hypothesis has shrunk the
-failure the shortest one is printed as code (a schedule's ``repr`` is the Python that
-builds it) and saved as replay JSON under ``.chaos/replays/`` for ``--chaos-replay``.
-
-Nothing here knows the system under test; the suites bring the machine.
+Whatever an exploration does is recorded as a :class:`faults.schedule.Schedule`; when an
+invariant breaks, the schedule that broke it is kept (:class:`FailureLog`), and after
+Hypothesis has shrunk the failure the shortest one is printed as code (a schedule's
+``repr`` is the Python that builds it) and saved under ``.chaos/replays/`` for
+``--chaos-replay``.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,21 +21,14 @@ from typing import TYPE_CHECKING
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
-    from hypothesis import settings as HypothesisSettings
-
     from faults.schedule import Schedule
 
 __all__ = [
-    "PROFILES",
     "REPLAY_DIR",
-    "Budget",
     "Failure",
     "FailureLog",
-    "Profile",
     "fault_steps",
-    "hypothesis_settings",
     "load_replay",
-    "register_profiles",
     "replay_command",
     "reproduced_line",
     "save_replay",
@@ -43,70 +36,6 @@ __all__ = [
 ]
 
 REPLAY_DIR = Path(".chaos") / "replays"
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How much an exploration explores: examples, steps per example, a time budget."""
-
-    name: str
-    max_examples: int
-    steps: int  # Hypothesis' stateful_step_count: the most steps one example takes
-    budget_s: float  # no new round of examples starts after this long (shrinking finishes)
-
-
-PROFILES: dict[str, Profile] = {
-    "dev": Profile("dev", max_examples=3, steps=5, budget_s=60),
-    "ci": Profile("ci", max_examples=6, steps=6, budget_s=45),
-    "nightly": Profile("nightly", max_examples=2000, steps=20, budget_s=1800),
-}
-
-
-def register_profiles() -> None:
-    """Register ``chaos-dev``, ``chaos-ci`` and ``chaos-nightly`` with Hypothesis.
-
-    No deadline (a step waits for real services), no example database (a chaos run does
-    not repeat: failing schedules are kept as replay files instead), and the health
-    checks about slow data generation off (the data is cheap, the system is slow).
-    """
-    from hypothesis import HealthCheck, settings
-
-    for profile in PROFILES.values():
-        settings.register_profile(
-            f"chaos-{profile.name}",
-            max_examples=profile.max_examples,
-            stateful_step_count=profile.steps,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-            print_blob=False,
-        )
-
-
-def hypothesis_settings(name: str) -> HypothesisSettings:
-    """The registered Hypothesis settings of profile ``name``."""
-    from hypothesis import settings
-
-    if name not in PROFILES:
-        raise ConfigError(f"no exploration profile {name!r}; use {', '.join(PROFILES)}")
-    register_profiles()
-    return settings.get_profile(f"chaos-{name}")
-
-
-@dataclass
-class Budget:
-    """Wall-clock budget of an exploration: once spent, no new example is started."""
-
-    seconds: float
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def spent(self) -> bool:
-        return time.monotonic() - self.started >= self.seconds
-
-    @property
-    def elapsed_s(self) -> float:
-        return time.monotonic() - self.started
 
 
 @dataclass(frozen=True)
@@ -203,10 +132,33 @@ def reproduced_line(failed: int, runs: int) -> str:
     return f"reproduced {failed}/{runs}"
 
 
-def replay_command(path: Path, bugs: tuple[str, ...], runs: int = 5) -> str:
-    """The command line that replays a saved schedule with the same build."""
-    parts = [".venv/bin/pytest suites/test_exploration.py", f"--chaos-replay={path}"]
-    parts.append(f"--chaos-replay-runs={runs}")
+def replay_command(
+    test: str,
+    replay: Path | str,
+    *,
+    runs: int = 5,
+    pytest: Sequence[str] = ("pytest",),
+    compose: Path | str | None = None,
+    bugs: Sequence[str] = (),
+    race: bool = False,
+    seed: int | None = None,
+    cd: Path | str | None = None,
+) -> str:
+    """The shell command that replays a saved schedule with the build that broke.
+
+    ``test`` is the node ID of the test that explored; ``compose`` is given only when the
+    run chose another compose file than its ini default; ``seed`` keeps HTTP faults that
+    hit a fraction of the responses hitting the same ones; ``cd`` is the folder the node
+    ID is relative to, when the command is not run from there.
+    """
+    parts = [*pytest, test, f"--chaos-replay={replay}", f"--chaos-replay-runs={runs}"]
+    if compose is not None:
+        parts.append(f"--chaos-compose={compose}")
     if bugs:
         parts.append(f"--chaos-bugs={','.join(bugs)}")
-    return " ".join(parts)
+    if race:
+        parts.append("--chaos-race")
+    if seed is not None:
+        parts.append(f"--chaos-seed={seed}")
+    command = shlex.join(parts)
+    return f"cd {shlex.quote(str(cd))} && {command}" if cd is not None else command

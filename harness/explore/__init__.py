@@ -1,0 +1,66 @@
+"""Property-based exploration: break a running system in random ways, check invariants after
+every step, shrink a failure to its shortest fault schedule, save it, replay it.
+
+Generic: what varies per system comes from a :class:`SystemModel` the caller passes (its
+workload's operations and its own invariants). One module per concern:
+
+- :mod:`~harness.explore.model`: :class:`SystemModel` and :class:`Operation`;
+- :mod:`~harness.explore.engine`: one example (:class:`ExampleRun`, a step executor with the
+  generic checks) and :func:`replay` through :func:`faults.schedule.run_schedule`;
+- :mod:`~harness.explore.machine`: the Hypothesis state machine and :func:`explore`;
+- :mod:`~harness.explore.profiles`: profiles (dev, ci, nightly) and the time budget;
+- :mod:`~harness.explore.replays`: failing schedules, replay files, the replay command;
+- :mod:`~harness.explore.report`: the pytest-facing side, :func:`explore_or_replay`
+  (imported from there: the rest runs without pytest, from a bench or a script).
+"""
+
+from __future__ import annotations
+
+from harness.explore.engine import (
+    Burst,
+    ExampleRun,
+    InvariantBroken,
+    check_schedule,
+    replay,
+    run_example,
+)
+from harness.explore.machine import Exploration, explore
+from harness.explore.model import Operation, SystemModel
+from harness.explore.profiles import PROFILES, Budget, Profile, hypothesis_settings
+from harness.explore.replays import (
+    REPLAY_DIR,
+    Failure,
+    FailureLog,
+    fault_steps,
+    load_replay,
+    replay_command,
+    reproduced_line,
+    save_replay,
+    schedule_as_code,
+)
+
+__all__ = [
+    "PROFILES",
+    "REPLAY_DIR",
+    "Budget",
+    "Burst",
+    "ExampleRun",
+    "Exploration",
+    "Failure",
+    "FailureLog",
+    "InvariantBroken",
+    "Operation",
+    "Profile",
+    "SystemModel",
+    "check_schedule",
+    "explore",
+    "fault_steps",
+    "hypothesis_settings",
+    "load_replay",
+    "replay",
+    "replay_command",
+    "reproduced_line",
+    "run_example",
+    "save_replay",
+    "schedule_as_code",
+]

@@ -1,0 +1,164 @@
+"""What an exploration needs to know about one system: its workload, and its own invariants.
+
+The engine (:mod:`harness.explore.engine`) knows no system. It breaks whatever the topology
+has, sends the bursts a model's operations describe, and checks what holds for any HTTP
+service: answers within each operation's budget, well-formed replies, services that
+survive unless the schedule stopped them, no runtime report in any log, no leaked
+goroutines. A :class:`SystemModel` brings the rest: the requests the workload sends
+(:class:`Operation`), how a reply is classified, and hooks (at the start of an example,
+after each burst, at its end) that yield the system's own verdicts.
+
+A model is a plain object, so one built from declarations (a list of operations read from
+a compose file) fits as well as a subclass written in Python::
+
+    class Shop(SystemModel):
+        def operations(self, topology):
+            return [Operation("read", "front", ("GET /items/1",), budget_ms=1000)]
+
+        def end(self, example):
+            yield no_lost_or_duplicated_writes(...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import ConfigError
+from harness.load import Outcome, RequestFactory, default_classify
+
+if TYPE_CHECKING:
+    from faults.schedule import LoadBurst
+    from harness.checks.verdict import Verdict
+    from harness.explore.engine import Burst, ExampleRun
+    from harness.topology import Topology
+
+__all__ = ["Operation", "SystemModel", "check_model"]
+
+Reply = Mapping[str, Any]  # a completed request's value in a History: status, body, latency_ms
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One kind of request the workload sends: to which service, which requests, how fast
+    each must be answered and what a good reply looks like."""
+
+    name: str  # for messages: "product read"
+    service: str  # the service a burst of it talks to
+    requests: tuple[str, ...]  # "METHOD /path"; a burst sends one, and a schedule records it
+    budget_ms: float  # every answer within this (+ the engine's epsilon) when clients wait
+    statuses: frozenset[int] | None = None  # if given, the only statuses a reply may have
+    # Besides the statuses: is this reply well formed? Default: its body parsed as JSON.
+    well_formed: Callable[[Reply], bool] | None = None
+    # What a burst sends, given its request line and a key no other burst has (for
+    # idempotency keys and request IDs). Default: the request line itself, every time.
+    per_burst: Callable[[str, str], str | RequestFactory] | None = None
+    overload: bool = False  # safe to send far above the usual rate (a read): overload bursts
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "requests", tuple(self.requests))
+        if self.statuses is not None:
+            object.__setattr__(self, "statuses", frozenset(self.statuses))
+        if not self.requests:
+            raise ConfigError(f"operation {self.name!r} sends no request; give it `requests`")
+        for line in self.requests:
+            method, _, path = line.partition(" ")
+            if not method.isalpha() or not path.startswith("/"):
+                raise ConfigError(
+                    f"operation {self.name!r}: {line!r} is not a request like 'GET /items/1'"
+                )
+        if not self.budget_ms > 0:
+            raise ConfigError(
+                f"operation {self.name!r}: budget_ms must be more than 0, got {self.budget_ms}"
+            )
+
+    def matches(self, step: LoadBurst) -> bool:
+        return step.service == self.service and step.request in self.requests
+
+    def sends(self, line: str, key: str) -> str | RequestFactory:
+        return self.per_burst(line, key) if self.per_burst is not None else line
+
+    def is_well_formed(self, reply: Reply) -> bool:
+        if self.statuses is not None and reply.get("status") not in self.statuses:
+            return False
+        if self.well_formed is not None:
+            return self.well_formed(reply)
+        return reply.get("body") is not None
+
+
+class SystemModel:
+    """The system an exploration breaks, as far as the engine needs to know it.
+
+    Override :meth:`operations` (the only thing required) and whatever else differs. One
+    model serves one exploration, whose examples run one after another, so a model may keep
+    an example's state on itself (set it in :meth:`start`).
+    """
+
+    #: Services whose ``/metrics`` are scraped just before every burst and then every
+    #: 50 ms while it runs (:attr:`Burst.metrics <harness.explore.engine.Burst.metrics>`).
+    sampled: tuple[str, ...] = ()
+    #: Log lines that count as runtime reports besides panics, fatal errors and data races
+    #: (net/http's, when a handler writes a second reply).
+    log_reports: tuple[str, ...] = ("superfluous response.WriteHeader",)
+
+    def operations(self, topology: Topology) -> Sequence[Operation]:
+        """What the workload sends; the exploration draws its bursts from these."""
+        raise NotImplementedError(f"{type(self).__name__} must say its operations()")
+
+    def watched(self, topology: Topology) -> Sequence[str]:
+        """Services whose survival, logs and goroutines are checked: every service but a
+        Toxiproxy the compose file runs itself."""
+        own_proxy = topology.toxiproxy.service if topology.toxiproxy else None
+        return [name for name in topology.services if name != own_proxy]
+
+    def classify(self, outcome: Outcome) -> str:
+        """ok, fail or info for one reply (see :func:`harness.load.default_classify`)."""
+        return default_classify(outcome)
+
+    def deadline_ms(self, operations: Sequence[Operation]) -> float:
+        """The latency around which timeouts, leaks and late writes live: the exploration
+        slows links to between half and three times this. Default: the tightest budget."""
+        return min(op.budget_ms for op in operations)
+
+    def settle_s(self, operations: Sequence[Operation]) -> float:
+        """How long in-flight work may take to end after heal (the leak check waits that
+        long at most). Default: three times the longest budget."""
+        return 3 * max(op.budget_ms for op in operations) / 1000
+
+    # -- hooks: each yields verdicts; the first failing one ends the example -------------
+
+    def start(self, example: ExampleRun) -> Iterable[Verdict]:
+        """At the start of an example, after every fault was healed and every service is
+        running, before the engine's baselines are taken (a fresh process started here is
+        the baseline)."""
+        return ()
+
+    def after_burst(self, example: ExampleRun, burst: Burst) -> Iterable[Verdict]:
+        """Right after a burst's load ended, before the engine judges its replies."""
+        return ()
+
+    def end(self, example: ExampleRun) -> Iterable[Verdict]:
+        """At the end of an example: faults healed, the system quiet, the engine's own end
+        checks passed (so in-flight work has ended)."""
+        return ()
+
+
+def check_model(model: SystemModel, topology: Topology) -> list[Operation]:
+    """The model's operations, once it is known to fit ``topology`` (else a ConfigError
+    saying what to fix, before anything starts)."""
+    name = type(model).__name__
+    operations = list(model.operations(topology))
+    if not operations:
+        raise ConfigError(f"{name}.operations() is empty: the exploration has nothing to send")
+    known = ", ".join(sorted(topology.services))
+    wanted = [(f"operation {op.name!r}", op.service) for op in operations]
+    wanted += [(f"{name}.watched()", s) for s in model.watched(topology)]
+    wanted += [(f"{name}.sampled", s) for s in model.sampled]
+    for where, service in wanted:
+        if service not in topology.services:
+            raise ConfigError(
+                f"{where} names the service {service!r}, which {topology.path} does not "
+                f"define; the services are: {known}"
+            )
+    return operations

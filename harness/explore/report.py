@@ -1,0 +1,168 @@
+"""An exploration or a replay from inside a pytest test, and what it tells the user: the
+shortest failing schedule as code, saved as replay JSON (and attached to Allure), the
+command that replays it, and ``reproduced k/N`` for replays.
+
+The one pytest-facing module of :mod:`harness.explore`; a test calls::
+
+    def test_exploration(request, chaos):
+        explore_or_replay(request, chaos, MyModel())
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.explore.engine import check_schedule, replay
+from harness.explore.machine import Exploration, explore
+from harness.explore.model import SystemModel
+from harness.explore.replays import (
+    REPLAY_DIR,
+    load_replay,
+    replay_command,
+    reproduced_line,
+    save_replay,
+    schedule_as_code,
+)
+from harness.progress import write_now
+from harness.report import attach_json, attach_text
+
+if TYPE_CHECKING:
+    from harness.environment import Environment
+    from harness.settings import Settings
+
+__all__ = ["explore_or_replay", "failure_report", "replay_command_for", "run_replay"]
+
+REPLAY_RUNS = 5  # what the printed command asks for
+
+
+def explore_or_replay(
+    request: pytest.FixtureRequest,
+    env: Environment,
+    model: SystemModel,
+    *,
+    profile: str | None = None,
+) -> None:
+    """Replay ``--chaos-replay`` if given, else explore (``profile``, default
+    ``--chaos-profile``); fail the test on a finding, saying how to replay it."""
+    settings: Settings = request.getfixturevalue("chaos_settings")
+    if settings.replay is not None:
+        run_replay(request, env, model, settings.replay)
+        return
+    chosen = profile or settings.profile
+    try:
+        found = explore(env, model, chosen, seed=settings.seed, budget_s=settings.explore_budget_s)
+    except ConfigError as exc:
+        pytest.fail(f"chaos-harness: {exc}", pytrace=False)
+    write_now(
+        request.config,
+        f"\nexploration ({chosen}): {found.examples} examples in {found.seconds:.0f} s, "
+        f"{found.per_minute:.1f} per minute",
+    )
+    if found.failure is not None:
+        pytest.fail(failure_report(request, env, found), pytrace=False)
+
+
+def failure_report(request: pytest.FixtureRequest, env: Environment, found: Exploration) -> str:
+    """Save the shortest failing schedule; the message shows it as code and how to replay."""
+    failure = found.failure
+    assert failure is not None
+    settings: Settings = request.getfixturevalue("chaos_settings")
+    root = request.config.rootpath
+    bugs = f"{'+'.join(settings.bugs)}-" if settings.bugs else ""
+    path = save_replay(
+        failure.schedule, root / REPLAY_DIR, label=f"explore-{bugs}seed{settings.seed}"
+    )
+    shown = path.relative_to(root) if path.is_relative_to(root) else path
+    code = schedule_as_code(failure.schedule)
+    attach_text("shortest failing schedule (code)", code)
+    attach_json("shortest failing schedule (replay JSON)", failure.schedule.to_json())
+    env.events.replay_saved(str(shown))
+    return (
+        f"exploration broke an invariant after {found.examples} examples.\n"
+        f"{failure.message}\n\n"
+        f"shortest failing schedule ({failure.fault_steps} fault steps, "
+        f"{len(failure.schedule.steps)} steps):\n{code}\n\n"
+        f"saved to {shown}; replay it with:\n  {replay_command_for(request, shown)}"
+    )
+
+
+def run_replay(
+    request: pytest.FixtureRequest, env: Environment, model: SystemModel, path: Path
+) -> None:
+    """Run a saved schedule ``--chaos-replay-runs`` times; fail if any run broke."""
+    settings: Settings = request.getfixturevalue("chaos_settings")
+    try:
+        schedule = load_replay(path)
+        check_schedule(env, model, schedule)
+    except ConfigError as exc:
+        message = str(exc)
+        if not message.startswith("--chaos-replay"):
+            message = f"--chaos-replay: {path}: {message}"
+        pytest.fail(f"chaos-harness: {message}", pytrace=False)
+    runs = settings.replay_runs
+    failed, messages = replay(env, model, schedule, runs)
+    line = reproduced_line(failed, runs)
+    env.events.note(f"replay of {path}: {line}")
+    write_now(request.config, f"\nreplay of {path}: {line}")
+    if failed:
+        shown = "\n".join(messages[:3])
+        pytest.fail(f"{line}: the schedule still breaks an invariant\n{shown}", pytrace=False)
+
+
+def replay_command_for(request: pytest.FixtureRequest, replay_file: Path) -> str:
+    """The command that replays ``replay_file`` (relative to the rootdir) with this test and
+    the build that broke: its compose file if not the ini's, its bugs, race build, seed."""
+    config = request.config
+    settings: Settings = request.getfixturevalue("chaos_settings")
+    root = config.rootpath
+    here = Path(config.invocation_params.dir)
+    return replay_command(
+        request.node.nodeid,
+        replay_file,
+        runs=REPLAY_RUNS,
+        pytest=_pytest_command(here, root),
+        compose=_compose_if_not_default(config, settings, root),
+        bugs=settings.bugs,
+        race=settings.race,
+        seed=settings.seed,
+        cd=None if here.resolve() == root.resolve() else root,
+    )
+
+
+def _compose_if_not_default(config: pytest.Config, settings: Settings, root: Path) -> Path | None:
+    """The compose file, if the run chose it on the command line and it is not the ini's."""
+    if settings.compose is None or config.getoption("chaos_compose") is None:
+        return None
+    ini = config.getini("chaos_compose")
+    if ini:
+        base = config.inipath.parent if config.inipath else root
+        if (base / str(ini)).resolve() == settings.compose:
+            return None
+    return _relative(settings.compose, root)
+
+
+def _pytest_command(here: Path, root: Path) -> tuple[str, ...]:
+    """How this run was started, as the user can type it again from ``root``: ``pytest``
+    when that is what the PATH finds, else the script's path, else python -m pytest."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name in ("pytest", "py.test"):
+        script = here / argv0  # as typed, if it was typed relative to where the run began
+        on_path = shutil.which(argv0.name)
+        if on_path is not None and Path(on_path).resolve() == script.resolve():
+            return (argv0.name,)
+        return (str(_relative(script, root)),)
+    return (str(_relative(Path(sys.executable), root)), "-m", "pytest")
+
+
+def _relative(path: Path, root: Path) -> Path:
+    """``path`` relative to ``root`` when it is inside it (keeping symlinks as named)."""
+    for candidate in (path, path.resolve()):
+        if candidate.is_relative_to(root):
+            return candidate.relative_to(root)
+    return path

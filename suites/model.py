@@ -1,0 +1,265 @@
+"""The reference system (compose/) as the exploration sees it: its workload and its own
+invariants. The engine (:mod:`harness.explore`) breaks it and checks what holds for any
+service; this model adds what only holds for a gateway with breakers, bulkheads, orders
+and an audit trail.
+
+The workload, both to the gateway:
+
+- product reads (``GET /products/1`` to ``/3``), budget DOWNSTREAM_TIMEOUT; a read is
+  never answered 500 (the gateway's contract maps every downstream failure to 502/503/504
+  or a degraded 200), and reads may be sent as an overload;
+- orders (``POST /orders``), budget REQUEST_TIMEOUT, each with its own Idempotency-Key
+  and X-Request-ID, so what was stored can be told apart burst by burst.
+
+The invariants, none of which knows which bug is on:
+
+- breaker trips: a burst of at least twice BREAKER_FAILURES patient requests while one
+  downstream is cut off (its link down; the service killed, stopped, frozen or unplugged)
+  opens that downstream's breaker, unless it was open already;
+- breaker recovers after heal: with every fault healed, healthy traffic closes every
+  breaker within BREAKER_TIMEOUT + epsilon (an example starts with them closed, on a fresh
+  gateway if an earlier example left one open for good);
+- bounded concurrency: during a burst, the gateway's goroutines stay under its idle count
+  + BULKHEAD_SIZE slow calls per downstream (``GOROUTINES_PER_HELD_CALL`` each) + a margin;
+- no lost or duplicated writes: every acknowledged order stored exactly once, no order
+  charged twice;
+- trace consistency: audit events carry the request ID of the order that caused them, and
+  unless the schedule SIGKILLed the gateway, every acknowledged order has its audit event
+  (a SIGTERM drains the audit queue);
+- counter consistency: gateway_orders_handled_total moved by between the acknowledged and
+  the sent orders.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from typing import Any
+
+from faults import Disconnect, LinkDown, ProcessFault, Restart
+from harness.checks import (
+    Outcome,
+    Verdict,
+    counter_between,
+    effects_carry_their_cause,
+    no_lost_or_duplicated_writes,
+    stays_under,
+)
+from harness.explore import Burst, ExampleRun, Operation, SystemModel
+from harness.load import Outcome as Reply
+from harness.probes import sample
+from harness.topology import Topology
+from suites.reference import (
+    GOROUTINES_PER_HELD_CALL,
+    OTHER_GOROUTINES,
+    acknowledged,
+    close_breakers,
+    gateway_classify,
+    gateway_setting_int,
+    gateway_setting_ms,
+    get_json,
+    metric,
+    order_key,
+    order_requests,
+)
+
+__all__ = ["GATEWAY", "ORDERS", "ReferenceModel", "read_well_formed"]
+
+GATEWAY = "gateway"
+DOWNSTREAMS = ("inventory", "payment")
+ORDERS = "POST /orders"
+READS = ("GET /products/1", "GET /products/2", "GET /products/3")
+OPENED = "gateway_breaker_transitions_total"  # labelled downstream, to
+AUDIT_WAIT_S = 3.0
+
+
+def read_well_formed(reply: Mapping[str, Any]) -> bool:
+    """A JSON body, and never a 500 for a product read (502/503/504 or a degraded 200)."""
+    return reply.get("body") is not None and reply.get("status") != 500
+
+
+class ReferenceModel(SystemModel):
+    """The gateway, its two downstreams, and what they promise."""
+
+    sampled = (GATEWAY,)  # its goroutines and breakers, during every burst
+
+    def __init__(self) -> None:
+        self.orders_before: float | None = None  # gateway_orders_handled_total at the start
+
+    def operations(self, topology: Topology) -> Sequence[Operation]:
+        return [
+            Operation(
+                "product read",
+                GATEWAY,
+                READS,
+                budget_ms=gateway_setting_ms(topology, "DOWNSTREAM_TIMEOUT", "1s"),
+                well_formed=read_well_formed,
+                overload=True,
+            ),
+            Operation(
+                "order",
+                GATEWAY,
+                (ORDERS,),
+                budget_ms=gateway_setting_ms(topology, "REQUEST_TIMEOUT", "2s"),
+                per_burst=lambda line, key: order_requests(key),
+            ),
+        ]
+
+    def classify(self, outcome: Reply) -> str:
+        return gateway_classify(outcome)
+
+    def settle_s(self, operations: Sequence[Operation]) -> float:
+        return 6.0  # in-flight work (REQUEST_TIMEOUT + the audit's own budget) ends by then
+
+    # -- start --------------------------------------------------------------------------
+
+    def start(self, example: ExampleRun) -> Iterator[Verdict]:
+        env = example.env
+        if not close_breakers(env):
+            # An earlier example (a failing one, or a candidate Hypothesis tried while
+            # shrinking) left a breaker open for good. A fresh gateway process is the
+            # baseline then, so that this example is judged by its own steps alone.
+            env.events.progress(
+                "a breaker stayed open after an earlier example: restarting gateway"
+            )
+            env.restart(GATEWAY)
+        if not close_breakers(env):
+            yield Verdict.failing(
+                "breaker recovers after heal",
+                "at the start of the example, on a freshly restarted gateway, the breakers "
+                "did not close under healthy traffic",
+            )
+        self.orders_before = metric(env, GATEWAY, "gateway_orders_handled_total")
+
+    # -- after each burst ---------------------------------------------------------------
+
+    def after_burst(self, example: ExampleRun, burst: Burst) -> Iterator[Verdict]:
+        yield from self._bounded_concurrency(example, burst)
+        if burst.judged:
+            cut = _cut_off(example, orders=burst.step.request == ORDERS)
+            if cut is not None:
+                yield from self._breaker_tripped(example, burst, cut)
+
+    def _bounded_concurrency(self, example: ExampleRun, burst: Burst) -> Iterator[Verdict]:
+        baseline = example.baselines.get(GATEWAY)
+        idle = baseline.count if baseline is not None else None
+        if idle is None or GATEWAY in example.replaced or burst.metrics is None:
+            return
+        slots = gateway_setting_int(example.env, "BULKHEAD_SIZE", 16)
+        ceiling = idle + len(DOWNSTREAMS) * slots * GOROUTINES_PER_HELD_CALL + OTHER_GOROUTINES
+        series = burst.metrics.series(GATEWAY, "go_goroutines")
+        start = series[0][0] if series else 0.0
+        verdict = stays_under(
+            [(t - start, value) for t, value in series],
+            ceiling,
+            what="the gateway's go_goroutines",
+            why=(
+                f"idle {idle:g} + {len(DOWNSTREAMS)} downstreams x BULKHEAD_SIZE {slots} x "
+                f"{GOROUTINES_PER_HELD_CALL} per slow call + {OTHER_GOROUTINES}"
+            ),
+        )
+        if verdict.outcome is Outcome.FAIL:
+            yield verdict
+
+    def _breaker_tripped(
+        self, example: ExampleRun, burst: Burst, downstream: str
+    ) -> Iterator[Verdict]:
+        failures = gateway_setting_int(example.env, "BREAKER_FAILURES", 5)
+        before = burst.before(GATEWAY)
+        if burst.sent < 2 * failures or before is None:
+            return
+        labels = {"downstream": downstream}
+        state_before = sample(before, "gateway_breaker_state", labels) or 0.0
+        opened_before = sample(before, OPENED, {**labels, "to": "open"}) or 0.0
+        opened_after = metric(example.env, GATEWAY, OPENED, downstream=downstream, to="open")
+        name = "breaker trips"
+        if state_before != 0 or (opened_after or 0.0) > opened_before:
+            yield Verdict.passing(name, f"the breaker for {downstream} opened")
+            return
+        yield Verdict.failing(
+            name,
+            f"{burst.sent} requests went to the gateway while {downstream} was cut off, so "
+            f"every call to it failed, yet the gateway's breaker for {downstream} stayed "
+            f"closed (BREAKER_FAILURES is {failures}): calls to a dead downstream are not "
+            "cut short",
+        )
+
+    # -- end ----------------------------------------------------------------------------
+
+    def end(self, example: ExampleRun) -> Iterator[Verdict]:
+        env = example.env
+        orders = [b for b in example.bursts if b.step.request == ORDERS]
+        if orders and GATEWAY not in example.replaced and self.orders_before is not None:
+            after = metric(env, GATEWAY, "gateway_orders_handled_total")
+            acked = sum(len(acknowledged(b.history)) for b in orders)
+            sent = sum(b.sent for b in orders)
+            counted = None if after is None else after - self.orders_before
+            yield counter_between(counted, acked, sent, what="gateway_orders_handled_total")
+        breaker_s = gateway_setting_ms(env, "BREAKER_TIMEOUT", "1s") / 1000
+        if not close_breakers(env, timeout_s=breaker_s + 3.0):
+            yield Verdict.failing(
+                "breaker recovers after heal",
+                f"every fault was healed, yet a gateway breaker was not closed "
+                f"{breaker_s + 3.0:.1f} s later under healthy traffic: it is stuck open",
+            )
+        else:
+            yield Verdict.passing("breaker recovers after heal", "all breakers closed")
+        if orders:
+            yield from self._writes(example, orders)
+
+    def _writes(self, example: ExampleRun, orders: list[Burst]) -> Iterator[Verdict]:
+        env = example.env
+        stored = [str(o.get("idempotency_key")) for o in get_json(env, GATEWAY, "/orders")]
+        charges = [str(c.get("order_ref")) for c in get_json(env, "payment", "/charges")]
+        causes: dict[Hashable, str] = {}
+        for b in orders:
+            mine = [k for k in stored if k.startswith(b.key + "-")]
+            charged = [k for k in charges if k.startswith(b.key + "-")]
+            yield no_lost_or_duplicated_writes(b.history, mine, order_key, what="order")
+            yield no_lost_or_duplicated_writes(
+                b.history, charged, order_key, what="charge", failures_are_definite=False
+            )
+            for invoke, done in acknowledged(b.history):
+                order = done.value.get("body") if isinstance(done.value, dict) else None
+                headers = invoke.value.get("headers", {}) if isinstance(invoke.value, dict) else {}
+                if isinstance(order, dict) and "X-Request-ID" in headers:
+                    causes[str(order.get("id"))] = str(headers["X-Request-ID"])
+        if causes:
+            yield effects_carry_their_cause(
+                causes,
+                _audit(example, {str(k) for k in causes}),
+                effect_key="order_id",
+                effect_cause="request_id",
+                what="audit event",
+                # A SIGKILL may lose queued events; a SIGTERM must drain them.
+                complete=GATEWAY not in example.killed,
+            )
+
+
+def _cut_off(example: ExampleRun, *, orders: bool) -> str | None:
+    """The one downstream every call to which fails under the active faults (its link down;
+    the service killed, stopped, frozen or unplugged), if the burst calls it.
+
+    Only one: with two cut off, an order's failing call cancels the other, and a cancelled
+    call rightly does not count against a breaker.
+    """
+    cut: set[str] = set()
+    for fault in example.active:
+        data = fault.to_json()
+        if isinstance(fault, LinkDown):
+            cut.add(example.env.topology.links[str(data["link"])].upstream_service)
+        elif isinstance(fault, ProcessFault | Disconnect) and not isinstance(fault, Restart):
+            cut.add(str(data["service"]))
+    called = set(DOWNSTREAMS) if orders else {"inventory"}
+    cut &= set(DOWNSTREAMS)
+    return next(iter(cut)) if len(cut) == 1 and cut <= called else None
+
+
+def _audit(example: ExampleRun, order_ids: set[str]) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + AUDIT_WAIT_S
+    while True:
+        events: list[dict[str, Any]] = get_json(example.env, GATEWAY, "/audit")
+        found = {str(e.get("order_id")) for e in events}
+        if order_ids <= found or time.monotonic() > deadline:
+            return events
+        time.sleep(0.2)
