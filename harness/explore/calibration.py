@@ -103,21 +103,21 @@ class Calibration:
 
 def calibrate(env: Environment, model: SystemModel, operations: Sequence[Operation]) -> Calibration:
     """Send a short fault-free burst of each operation and learn its baseline."""
-    before = env.link_traffic()
+    before = _traffic(env)
     time.sleep(IDLE_S)
-    idle = _moved(before, env.link_traffic())
+    idle = _moved(before, _traffic(env))
     baselines: dict[str, OperationBaseline] = {}
     for operation in operations:
-        reading = env.link_traffic()
+        reading = _traffic(env)
         result = env.load(
             operation.service,
             operation.sends(operation.requests[0], f"calibrate-{operation.name}"),
             rate=RATE,
             seconds=SECONDS,
-            timeout=max(5.0, operation.budget_ms / 1000 * 2),
+            timeout=max(5.0, operation.limit_ms / 1000 * 2),
             classify=model.classify,
         )
-        moved = _moved(reading, env.link_traffic())
+        moved = _moved(reading, _traffic(env))
         links = None if moved is None else frozenset(moved - (idle or set()))
         statuses: Counter[int | None] = Counter()
         shapes: list[Any] = []
@@ -145,6 +145,20 @@ def calibrate(env: Environment, model: SystemModel, operations: Sequence[Operati
     calibration = Calibration(baselines, frozenset(idle or ()))
     env.events.progress("calibrated, fault-free:\n" + calibration.describe())
     return calibration
+
+
+def _traffic(env: Environment) -> Mapping[str, float] | None:
+    """Bytes each link has carried, counting the connections still open: Toxiproxy adds a
+    connection's bytes to its count when the connection closes, and a keep-alive connection
+    stays open, so every proxy's connections are closed first (taken down and up again at
+    once; between bursts, so no request is cut). Callers redial, as after any idle close."""
+    if env.link_traffic() is None:
+        return None
+    for name in env.topology.links:
+        proxy = env.proxy(name)
+        proxy.set_enabled(False)
+        proxy.set_enabled(True)
+    return env.link_traffic()
 
 
 def _moved(

@@ -2,9 +2,10 @@
 
 An :class:`Invariant` is told what an example does, hook by hook, and answers each with
 verdicts: when the example starts from its healed baseline, after every step, after every
-burst of load, just before the faults still on are healed, and at the end once everything
-is healed and quiet. None of the generic ones (:func:`generic`) knows what the system does
-or which bug it has; a :class:`~harness.explore.model.SystemModel` adds its own
+burst of load, just before the schedule heals a fault, just before the faults still on are
+healed, and at the end once everything is healed and quiet. None of the generic ones
+(:func:`generic`) knows what the system does or which bug it has; a
+:class:`~harness.explore.model.SystemModel` adds its own
 (:meth:`~harness.explore.model.SystemModel.invariants`).
 
 An example does not stop at the first broken invariant: it runs its schedule to the end
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from faults.base import Fault
     from faults.schedule import Step
     from harness.checks.verdict import Verdict
     from harness.explore.engine import Burst, ExampleRun
@@ -52,6 +54,11 @@ class Invariant:
 
     def after_burst(self, run: ExampleRun, burst: Burst) -> Iterable[Verdict]:
         """A burst of load ended; its history is complete."""
+        return ()
+
+    def before_fault_off(self, run: ExampleRun, fault: Fault) -> Iterable[Verdict]:
+        """The schedule is about to heal ``fault``: like :meth:`before_heal`, for one fault
+        switched off in the middle of an example."""
         return ()
 
     def before_heal(self, run: ExampleRun) -> Iterable[Verdict]:

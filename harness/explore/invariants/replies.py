@@ -20,13 +20,15 @@ EPSILON_MS = 500.0  # on top of a budget: scheduling noise on a busy machine
 
 class WithinBudget(Invariant):
     """With a reachable service and patient clients, every request of a burst is answered
-    within its operation's budget + ``EPSILON_MS``."""
+    within its operation's budget + ``EPSILON_MS``. An operation that declares no budget is
+    judged against the default one (:class:`.hangs.NoEndlessRequests`)."""
 
     rank = Rank.TIMING
 
     def after_burst(self, run: ExampleRun, burst: Burst) -> Iterator[Verdict]:
-        if burst.judged:
-            yield answers_within(burst.history, burst.operation.budget_ms, epsilon_ms=EPSILON_MS)
+        budget_ms = burst.operation.budget_ms
+        if burst.judged and budget_ms is not None:
+            yield answers_within(burst.history, budget_ms, epsilon_ms=EPSILON_MS)
 
 
 class RepliesWellFormed(Invariant):
