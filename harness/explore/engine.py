@@ -41,6 +41,7 @@ from harness.checks import Outcome, Verdict, goroutine_baseline, snapshot
 from harness.errors import ChaosError, ConfigError
 from harness.explore.calibration import Calibration, calibrate
 from harness.explore.invariants import Invariant, Rank, generic
+from harness.explore.invariants.outcomes import captured_headers
 from harness.explore.invariants.replies import EPSILON_MS
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.sampler import MetricSampler
@@ -248,6 +249,7 @@ class ExampleRun:
                     max_requests=step.max_requests,
                     timeout=step.timeout_s,
                     classify=self.model.classify,
+                    capture_headers=captured_headers(self.env.topology, step.service),
                 )
             )
         patient = step.timeout_s * 1000 >= operation.limit_ms + EPSILON_MS

@@ -73,7 +73,12 @@ class Invariant:
 
 def generic() -> list[Invariant]:
     """The invariants that hold for any HTTP service, whatever it does."""
+    from harness.explore.invariants.contract import HonestErrors
     from harness.explore.invariants.goroutines import NoLeakedGoroutines
+    from harness.explore.invariants.hangs import NoEndlessRequests
+    from harness.explore.invariants.health import HonestHealth
+    from harness.explore.invariants.isolation import FaultIsolation
+    from harness.explore.invariants.liveness import LivenessAfterHeal
     from harness.explore.invariants.process import NoRuntimeReports, Survives
     from harness.explore.invariants.replies import RepliesWellFormed, WithinBudget
 
@@ -83,4 +88,11 @@ def generic() -> list[Invariant]:
         NoLeakedGoroutines(),
         WithinBudget(),
         RepliesWellFormed(),
+        # Compared with calibration; liveness probes after heal, and honest health reads
+        # them, so these two stay last.
+        NoEndlessRequests(),
+        FaultIsolation(),
+        HonestErrors(),
+        LivenessAfterHeal(),
+        HonestHealth(),
     ]
