@@ -18,8 +18,8 @@ the request worked. Requests nobody answered are the budget invariants' business
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from harness.checks import Verdict
 from harness.explore.calibration import json_shape
@@ -84,7 +84,7 @@ class HonestErrors(FaultsAround):
         answered = sum(tally.values()) + sum(wrong.values()) + len(disguised)
         if not answered:
             return
-        under = "; ".join(f.describe() for f in faults)
+        under = self.describe(run, faults)
         fault_free = f"fault-free it succeeded {baseline.succeeded}/{baseline.sent}"
         problems = []
         if wrong:
@@ -121,12 +121,12 @@ class HonestErrors(FaultsAround):
         )
 
 
-def _quote(reply: object) -> str:
-    body = reply.get("body") if isinstance(reply, dict) else None
-    if body is None and isinstance(reply, dict):
-        text = reply.get("text")
-        return f"{reply.get('status')} with a body that is not JSON: {str(text)[:80]!r}"
+def _quote(reply: Mapping[str, Any]) -> str:
+    body = reply.get("body")
+    if body is None:
+        return (
+            f"{reply.get('status')} with a body that is not JSON: {str(reply.get('text'))[:80]!r}"
+        )
     shown = str(body)
     shown = shown if len(shown) <= 120 else shown[:117] + "..."
-    status = reply.get("status") if isinstance(reply, dict) else None
-    return f"{status} {shown} (shape {describe_shape(json_shape(body))})"
+    return f"{reply.get('status')} {shown} (shape {describe_shape(json_shape(body))})"

@@ -46,6 +46,9 @@ CHECK = "no request without an end"
 class NoEndlessRequests(Invariant):
     rank = Rank.RESOURCES  # a stuck request holds a goroutine, a connection, a slot
 
+    def __init__(self) -> None:
+        self.bursts_at_on: dict[Fault, int] = {}  # fault -> bursts sent before it went on
+
     def after_burst(self, run: ExampleRun, burst: Burst) -> Iterator[Verdict]:
         if burst.operation.budget_ms is not None or not burst.judged:
             return
@@ -56,9 +59,6 @@ class NoEndlessRequests(Invariant):
             message=f"{burst.operation.name} declares no budget, so the default one "
             f"({DEFAULT_BUDGET_MS / 1000:g} s) applies: {verdict.message}",
         )
-
-    def __init__(self) -> None:
-        self.bursts_at_on: dict[Fault, int] = {}  # fault -> bursts sent before it went on
 
     def after_step(self, run: ExampleRun, step: Step) -> Iterator[Verdict]:
         if isinstance(step, FaultOn):

@@ -133,8 +133,8 @@ class HonestHealth(Invariant):
         outcomes: list[tuple[float, float, str | None]] = []  # start, end, own failure or None
         for burst in bursts:
             baseline = calibration.of(burst.operation) if calibration is not None else None
-            if baseline is None or baseline.succeeded == 0:
-                continue  # what counts as failing is not known for it
+            if baseline is not None and baseline.succeeded == 0:
+                continue  # it never succeeds fault-free: failing is what it does
             excuses = Excuses.of(self.faults.get(id(burst), ()))
             began = burst.history.started
             for invoke, done in burst.history.completed():

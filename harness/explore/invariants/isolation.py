@@ -79,7 +79,7 @@ class FaultIsolation(FaultsAround):
         degraded = sum(1 for done in counted if marker is not None and marker.marks(reply_of(done)))
         expected = baseline.success_rate * len(counted)
         path = ", ".join(sorted(baseline.links or ())) or "no proxied link"
-        under = "; ".join(f.describe() for f in faults)
+        under = self.describe(run, faults)
         said = (
             f"{operation.name} under {under} (off its path: fault-free it travels {path}): "
             f"{got}/{len(counted)} succeeded"

@@ -5,10 +5,11 @@ self read it: a full success, a success the service marked degraded, an honest f
 *Honest* failures are 502, 503 and 504 (bad upstream reply, unavailable, timed out: what a
 downstream fault should become), a status the operation also got fault-free, a 4xx that is
 exactly what an HTTP fault injects downstream (the service relays the refusal it got), and
-a 500 while a fault corrupts downstream replies (a reply the service could not read is an
-internal error of the kind a recovery handler answers; the pitfall catalog's correct
-pattern). Anything else that is not a success is the service's own failure: a 500 or a
-4xx for a request that succeeds fault-free, or no answer to a client that waited.
+a 500 while a fault corrupts downstream replies (code that trusts a reply's documented
+shape panics on another one, and a recovery handler answers 500: the failure is real and
+said to be internal, which it is). Anything else that is not a success is the service's
+own failure: a 500 or a 4xx for a request that succeeds fault-free, or no answer to a
+client that waited.
 
 Whether a reply is *degraded* is the service's say, declared in its ``x-chaos`` block
 (``degraded: {field: degraded, value: true}`` or ``{header: X-Degraded}``).
@@ -85,11 +86,12 @@ class Excuses:
             corrupting = corrupting or isinstance(fault, HttpMalformed)
         return cls(frozenset(injected), corrupting)
 
-    def honest(self, status: int, baseline: OperationBaseline) -> bool:
-        """Whether a failing ``status`` honestly reports a downstream fault."""
+    def honest(self, status: int, baseline: OperationBaseline | None) -> bool:
+        """Whether a failing ``status`` honestly reports a downstream fault (``baseline``:
+        what the operation got fault-free, if known)."""
         return (
             status in HONEST_STATUSES
-            or status in baseline.statuses
+            or (baseline is not None and status in baseline.statuses)
             or status in self.injected
             or (status == 500 and self.corrupting)
         )

@@ -150,6 +150,13 @@ class FaultsAround(Invariant):
             self.healed.pop(step.fault, None)
         return iter(())
 
+    @staticmethod
+    def describe(run: ExampleRun, faults: Iterable[Fault]) -> str:
+        """The faults around a burst, for a message: those no longer on say so."""
+        return "; ".join(
+            f.describe() + ("" if f in run.active else " (just healed)") for f in faults
+        )
+
     def around(self, run: ExampleRun, burst: Burst) -> list[Fault]:
         began = burst.history.started
         within = run.model.recovery_s(run.operations)
