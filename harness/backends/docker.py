@@ -230,9 +230,7 @@ class DockerBackend(Backend):
             run_args: dict[str, Any] = {
                 "image": self._proxy_image,
                 "name": f"{self.session}-link-{_safe(link.source)}-{_safe(link.upstream_service)}",
-                # -proxy-metrics: bytes per proxy on /metrics, how an exploration learns
-                # which links an operation's requests travel.
-                "command": ["-host", "0.0.0.0", "-port", str(_PROXY_API_PORT), "-proxy-metrics"],
+                "command": ["-host", "0.0.0.0", "-port", str(_PROXY_API_PORT)],
                 "labels": {**session_labels(self.session), "chaos-harness.link": link.name},
                 "network": self.network_name,
                 "ports": {},

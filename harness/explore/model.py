@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from harness.checks.verdict import Verdict
     from harness.explore.engine import Burst, ExampleRun
     from harness.explore.invariants import Invariant, Rank
+    from harness.explore.invariants.state import StateCheck
     from harness.topology import Topology
 
 __all__ = ["DEFAULT_BUDGET_MS", "RECOVERY_S", "Operation", "SystemModel", "check_model"]
@@ -116,6 +117,9 @@ class SystemModel:
     #: Log lines that count as runtime reports besides panics, fatal errors and data races
     #: (net/http's, when a handler writes a second reply).
     log_reports: tuple[str, ...] = ("superfluous response.WriteHeader",)
+    #: Attempts a caller may make on a failing link for each call it makes there when
+    #: nothing fails (the first attempt included): the bound of retry amplification.
+    retry_attempts: int = 3
 
     def operations(self, topology: Topology) -> Sequence[Operation]:
         """What the workload sends; the exploration draws its bursts from these."""
@@ -150,6 +154,13 @@ class SystemModel:
     def invariants(self, topology: Topology) -> Iterable[Invariant]:
         """Invariants of this system's own, checked beside the generic ones in every example
         (fresh ones per example: they may keep what they saw in it)."""
+        return ()
+
+    def state_checks(self, topology: Topology) -> Sequence[StateCheck]:
+        """What must hold of the system's own state once it is quiet, each a read and a
+        predicate (:class:`~harness.explore.invariants.state.StateCheck`): stock and
+        reservations that add up, one charge per order. Checked at the end of every
+        example, after faults are healed and in-flight work has ended."""
         return ()
 
     def rank(self, verdict: Verdict) -> Rank:

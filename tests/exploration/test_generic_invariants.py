@@ -96,17 +96,18 @@ CASES: dict[str, Case] = {
         "honest error contract",
     ),
     # side swallows every byte and clients give up at once: with no deadline of its own,
-    # front's handlers wait for ever, which only a look while the blackhole holds can see.
+    # front's handlers wait for ever, which only a look while the blackhole holds can see
+    # (the schedule heals it right after the burst).
     "no request without an end": Case(
         ("no-timeout",),
         during(Blackhole(SIDE), burst(NOTE, rate=10, seconds=0.3, timeout=0.2)),
-        "no request without an end",
+        "requests end within budget",
     ),
     # The same hang with patient clients and no budget declared: the default budget judges.
     "no request without an end, no budget declared": Case(
         ("no-timeout",),
         during(Blackhole(SIDE), burst(NOTE, rate=5, seconds=0.4, timeout=11.0)),
-        "no request without an end",
+        "note read declares no budget, so the default one",
         lambda: Demo(note_budget_ms=None),
     ),
     # Every note read hangs for longer than the recovery budget while /healthz says 200.
@@ -182,5 +183,5 @@ def test_an_honest_health_endpoint_keeps_honest_health_on_the_same_hang(
         calibration = calibrated(env, model)
         with pytest.raises(InvariantBroken) as broken:
             run_example(env, model, Schedule(chosen.steps), calibration=calibration)
-    assert "no request without an end" in str(broken.value)
+    assert "requests end within budget" in str(broken.value)
     assert "honest health" not in str(broken.value)

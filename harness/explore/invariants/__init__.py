@@ -73,14 +73,16 @@ class Invariant:
 
 def generic() -> list[Invariant]:
     """The invariants that hold for any HTTP service, whatever it does."""
+    from harness.explore.invariants.amplification import BoundedRetryAmplification
     from harness.explore.invariants.contract import HonestErrors
     from harness.explore.invariants.goroutines import NoLeakedGoroutines
-    from harness.explore.invariants.hangs import NoEndlessRequests
     from harness.explore.invariants.health import HonestHealth
     from harness.explore.invariants.isolation import FaultIsolation
     from harness.explore.invariants.liveness import LivenessAfterHeal
     from harness.explore.invariants.process import NoRuntimeReports, Survives
     from harness.explore.invariants.replies import RepliesWellFormed, WithinBudget
+    from harness.explore.invariants.resources import BoundedResources, RequestsEndInBudget
+    from harness.explore.invariants.state import StateHolds
 
     return [
         Survives(),
@@ -88,11 +90,14 @@ def generic() -> list[Invariant]:
         NoLeakedGoroutines(),
         WithinBudget(),
         RepliesWellFormed(),
-        # Compared with calibration; liveness probes after heal, and honest health reads
-        # them, so these two stay last.
-        NoEndlessRequests(),
+        BoundedRetryAmplification(),
+        RequestsEndInBudget(),
         FaultIsolation(),
         HonestErrors(),
+        # Probes right after the heal, so the recovery budget is counted from it; honest
+        # health reads the probes too.
         LivenessAfterHeal(),
         HonestHealth(),
+        BoundedResources(),  # after NoLeakedGoroutines: in-flight work has ended
+        StateHolds(),
     ]
