@@ -30,6 +30,7 @@ from harness.errors import TopologyError
 __all__ = [
     "BindMount",
     "Build",
+    "DegradedMarker",
     "Healthcheck",
     "Link",
     "LocalSpec",
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 _CHAOS_KEYS = {"prebuild", "toxiproxy", "proxy", "links", "services", "bugs", "race"}
-_CHAOS_SERVICE_KEYS = {"port", "health", "metrics", "pprof", "writable", "local"}
+_CHAOS_SERVICE_KEYS = {"port", "health", "metrics", "pprof", "writable", "local", "degraded"}
 _LINK_NAME = re.compile(r"^[A-Za-z0-9_.-]+->[A-Za-z0-9_.-]+$")
 
 
@@ -61,6 +62,44 @@ class LocalSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DegradedMarker:
+    """How a service marks a successful reply as degraded (a cached or partial answer):
+    a JSON field of the body (``field``, dotted for a nested one) or a response header
+    (``header``), equal to ``value``; with no ``value``, a field that is true or a header
+    that is present.
+
+    A degraded success may differ in shape from the fault-free ones without being a
+    failure in disguise, and it does not count as the operation succeeding fully.
+    """
+
+    field: str | None = None
+    header: str | None = None
+    value: Any = None
+
+    def marks(self, reply: Mapping[str, Any]) -> bool:
+        """Whether a completed request's recorded value (status, body, headers) is marked."""
+        if self.header is not None:
+            headers = reply.get("headers")
+            found = None
+            if isinstance(headers, Mapping):
+                wanted = self.header.lower()
+                found = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
+            if found is None:
+                return False
+            return self.value is None or str(found) == str(self.value)
+        current: Any = reply.get("body")
+        for part in (self.field or "").split("."):
+            if not isinstance(current, Mapping) or part not in current:
+                return False
+            current = current[part]
+        return current is True if self.value is None else current == self.value
+
+    def describe(self) -> str:
+        where = f"header {self.header}" if self.header else f"field {self.field!r}"
+        return where if self.value is None else f"{where} = {self.value!r}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Service(ComposeService):
     """A compose service (:class:`harness.compose.ComposeService`) plus its ``x-chaos`` entry."""
@@ -75,6 +114,7 @@ class Service(ComposeService):
     pprof_port: int | None = None
     writable: bool = False
     local: LocalSpec | None = None
+    degraded: DegradedMarker | None = None  # how a successful reply says it is degraded
 
     @property
     def known_ports(self) -> tuple[int, ...]:
@@ -307,6 +347,7 @@ def _service(path: Path, spec: ComposeService, chaos: Mapping[str, Any]) -> Serv
         pprof_port=pprof_port,
         writable=writable,
         local=_local(chaos.get("local"), where, name),
+        degraded=_degraded(chaos.get("degraded"), where, name),
     )
     # Readiness, probes and load all need an HTTP port; a signal's port is not one.
     if not (service.ports or service.expose or service.port is not None):
@@ -315,6 +356,29 @@ def _service(path: Path, spec: ComposeService, chaos: Mapping[str, Any]) -> Serv
             f'`expose: ["8080"]` to it, or `x-chaos: services: {{{name}: {{port: 8080}}}}`'
         )
     return service
+
+
+def _degraded(raw: object, where: str, name: str) -> DegradedMarker | None:
+    if raw is None:
+        return None
+    what = f"x-chaos.services.{name}.degraded"
+    spec = _mapping(raw, where, what)
+    _only(spec, {"field", "header", "value"}, where, what)
+    field_name, header = spec.get("field"), spec.get("header")
+    if (field_name is None) == (header is None):
+        raise TopologyError(
+            f"{what} in {where} must name one of `field` (a JSON field of the reply, e.g. "
+            "{field: degraded, value: true}) or `header` (e.g. {header: X-Degraded})"
+        )
+    for key, text in (("field", field_name), ("header", header)):
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise TopologyError(f"{what}.{key} in {where} must be a non-empty string")
+    value = spec.get("value")
+    if value is not None and not isinstance(value, str | int | float | bool):
+        raise TopologyError(
+            f"{what}.value in {where} must be a string, number or boolean, got {value!r}"
+        )
+    return DegradedMarker(field=field_name, header=header, value=value)
 
 
 def _local(raw: object, where: str, name: str) -> LocalSpec | None:

@@ -136,7 +136,7 @@ def calibrate(env: Environment, model: SystemModel, operations: Sequence[Operati
             operation.sends(operation.requests[0], f"calibrate-{operation.name}"),
             rate=RATE,
             seconds=SECONDS,
-            timeout=max(5.0, operation.budget_ms / 1000 * 2),
+            timeout=max(5.0, operation.limit_ms / 1000 * 2),
             classify=model.classify,
         )
         time.sleep(TRAILING_S)

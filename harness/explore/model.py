@@ -36,9 +36,16 @@ if TYPE_CHECKING:
     from harness.explore.invariants.state import StateCheck
     from harness.topology import Topology
 
-__all__ = ["Operation", "SystemModel", "check_model"]
+__all__ = ["DEFAULT_BUDGET_MS", "RECOVERY_S", "Operation", "SystemModel", "check_model"]
 
 Reply = Mapping[str, Any]  # a completed request's value in a History: status, body, latency_ms
+
+# An operation that declares no budget still gets one: a request that never ends is always
+# a finding, and ten seconds is longer than any interactive caller waits.
+DEFAULT_BUDGET_MS = 10_000.0
+# After every fault is healed, how long a system may take to serve as it did fault-free
+# (breakers half-opening, pools redialling, caches refilling), before one request's budget.
+RECOVERY_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,9 @@ class Operation:
     name: str  # for messages: "product read"
     service: str  # the service a burst of it talks to
     requests: tuple[str, ...]  # "METHOD /path"; a burst sends one, and a schedule records it
-    budget_ms: float  # every answer within this (+ the engine's epsilon) when clients wait
+    # Every answer within this (+ the engine's epsilon) when clients wait; None: no budget
+    # declared, and DEFAULT_BUDGET_MS applies (see limit_ms).
+    budget_ms: float | None = None
     statuses: frozenset[int] | None = None  # if given, the only statuses a reply may have
     # Besides the statuses: is this reply well formed? Default: its body parsed as JSON.
     well_formed: Callable[[Reply], bool] | None = None
@@ -70,10 +79,15 @@ class Operation:
                 raise ConfigError(
                     f"operation {self.name!r}: {line!r} is not a request like 'GET /items/1'"
                 )
-        if not self.budget_ms > 0:
+        if self.budget_ms is not None and not self.budget_ms > 0:
             raise ConfigError(
                 f"operation {self.name!r}: budget_ms must be more than 0, got {self.budget_ms}"
             )
+
+    @property
+    def limit_ms(self) -> float:
+        """The budget it declares, else DEFAULT_BUDGET_MS: how long an answer may take."""
+        return self.budget_ms if self.budget_ms is not None else DEFAULT_BUDGET_MS
 
     def matches(self, step: LoadBurst) -> bool:
         return step.service == self.service and step.request in self.requests
@@ -124,12 +138,18 @@ class SystemModel:
     def deadline_ms(self, operations: Sequence[Operation]) -> float:
         """The latency around which timeouts, leaks and late writes live: the exploration
         slows links to between half and three times this. Default: the tightest budget."""
-        return min(op.budget_ms for op in operations)
+        return min(op.limit_ms for op in operations)
 
     def settle_s(self, operations: Sequence[Operation]) -> float:
         """How long in-flight work may take to end after heal (the leak check waits that
         long at most). Default: three times the longest budget."""
-        return 3 * max(op.budget_ms for op in operations) / 1000
+        return 3 * max(op.limit_ms for op in operations) / 1000
+
+    def recovery_s(self, operations: Sequence[Operation]) -> float:
+        """How long after every fault is healed the workload may take to succeed as often as
+        it did fault-free (and a service may fail every request while its health says
+        200). Default: RECOVERY_S plus the longest budget, for the first answer to come."""
+        return RECOVERY_S + max(op.limit_ms for op in operations) / 1000
 
     def invariants(self, topology: Topology) -> Iterable[Invariant]:
         """Invariants of this system's own, checked beside the generic ones in every example

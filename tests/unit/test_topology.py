@@ -622,3 +622,44 @@ def test_bad_harness_links_are_refused_saying_what_to_fix(
 ) -> None:
     with pytest.raises(TopologyError, match=re.escape(fragment)):
         load_topology(write(tmp_path, _with_links(links, **chaos)))
+
+
+# -- x-chaos.services.NAME.degraded -------------------------------------------------------
+
+
+def test_a_degraded_marker_is_a_field_or_a_header(tmp_path: Path) -> None:
+    doc = changed("x-chaos/services/gateway/degraded", {"field": "meta.stale"})
+    doc["x-chaos"]["services"]["inventory"]["degraded"] = {"header": "X-Degraded", "value": 1}
+
+    topology = load_topology(write(tmp_path, doc))
+
+    field = topology.service("gateway").degraded
+    header = topology.service("inventory").degraded
+    assert field is not None
+    assert header is not None
+    assert field.marks({"body": {"meta": {"stale": True}}})
+    assert not field.marks({"body": {"meta": {"stale": False}}})
+    assert not field.marks({"body": {"stale": True}})
+    assert header.marks({"headers": {"x-degraded": "1"}})
+    assert not header.marks({"headers": {"X-Degraded": "0"}})
+    assert not header.marks({"body": {}})
+    assert topology.service("toxiproxy").degraded is None
+
+
+@pytest.mark.parametrize(
+    ("marker", "fragment"),
+    [
+        ({}, "must name one of `field`"),
+        ({"field": "a", "header": "B"}, "must name one of `field`"),
+        ({"field": ""}, "degraded.field in"),
+        ({"field": "a", "value": [1]}, "degraded.value in"),
+        ({"field": "a", "when": 1}, "uses the key 'when'"),
+        ("degraded", "must be a mapping"),
+    ],
+)
+def test_a_bad_degraded_marker_is_refused_saying_what_to_fix(
+    tmp_path: Path, marker: object, fragment: str
+) -> None:
+    doc = changed("x-chaos/services/gateway/degraded", marker)
+    with pytest.raises(TopologyError, match=re.escape(fragment)):
+        load_topology(write(tmp_path, doc))

@@ -160,7 +160,7 @@ class BoundedRetryAmplification(Invariant):
                     f"{limit:.0f} allowed)",
                     **evidence,
                 )
-        self.sent.append(_Sent(after.at, burst.operation.budget_ms / 1000, allowed))
+        self.sent.append(_Sent(after.at, burst.operation.limit_ms / 1000, allowed))
 
 
 def _read(run: ExampleRun) -> _Reading:

@@ -16,10 +16,11 @@ requests served: a leak, with the growing series and the goroutine stacks that g
 evidence. Connection goroutines count here like any other: a pool explains a fixed number
 of them, not one more per request.
 
-**Requests end within budget.** Just before the example's faults are healed, while they
-still hold, a request goroutine (a server connection's goroutine inside a handler) still
-running after every burst's budget + epsilon has passed is a leak too, whatever its
-client saw: it holds its memory, its connections and often a downstream call.
+**Requests end within budget.** Just before a fault is healed (by the schedule, or at the
+example's end), while it still holds, a request goroutine (a server connection's goroutine
+inside a handler) still running after every burst's budget + epsilon has passed is a leak
+too, whatever its client saw: it holds its memory, its connections and often a downstream
+call.
 
 Unknown where a signal is missing (no ``/metrics``, no pprof; ``harness.signals`` says how
 to add it), and while a service is down or frozen; services the schedule restarted are
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from faults import Disconnect, ProcessFault
+from faults import Disconnect, Fault, ProcessFault
 from harness.checks import Outcome, Verdict
 from harness.errors import ChaosError
 from harness.explore.invariants import Invariant, Rank
@@ -431,8 +432,8 @@ class RequestsEndInBudget(Invariant):
     """No request goroutine still runs once every burst's budget + epsilon has passed.
 
     Read at the first step after that moment (the faults of the schedule still as they
-    were), and just before the example's faults are healed, waiting for the moment then
-    if a request is still in a handler."""
+    were), and just before a fault is healed (by the schedule, or at the example's end),
+    waiting for the moment then if a request is still in a handler."""
 
     rank = Rank.RESOURCES
 
@@ -441,14 +442,20 @@ class RequestsEndInBudget(Invariant):
         self.budget_ms = 0.0
 
     def after_burst(self, run: ExampleRun, burst: Burst) -> Iterator[Verdict]:
-        over = time.monotonic() + (burst.operation.budget_ms + EPSILON_MS) / 1000
+        over = time.monotonic() + (burst.operation.limit_ms + EPSILON_MS) / 1000
         self.deadline = max(self.deadline or over, over)
-        self.budget_ms = max(self.budget_ms, burst.operation.budget_ms)
+        self.budget_ms = max(self.budget_ms, burst.operation.limit_ms)
         yield from ()
 
     def after_step(self, run: ExampleRun, step: Step) -> Iterator[Verdict]:
         if self.deadline is not None and time.monotonic() >= self.deadline:
             yield from self._check(run, wait=False)
+
+    def before_fault_off(self, run: ExampleRun, fault: Fault) -> Iterator[Verdict]:
+        # Healing a blackhole closes the connections a stuck request waits on: it fails,
+        # returns and leaves no trace, so what the fault held is read while it holds.
+        if self.deadline is not None:
+            yield from self._check(run, wait=True)
 
     def before_heal(self, run: ExampleRun) -> Iterator[Verdict]:
         if self.deadline is not None:
