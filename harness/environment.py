@@ -48,6 +48,7 @@ class Environment:
         self._service_env = dict(service_env or {})
         self._servers: dict[tuple[str, int], ToxiproxyServer] = {}  # by API address
         self._proxies: dict[str, ProxyHandle] = {}
+        self._counted: set[str] = set()  # links whose proxy counts requests (link_requests)
         self._active: list[Fault] = []
         self.faults_applied: list[Fault] = []  # every fault switched on, in order, for reports
         # Faults going on and off, verdicts, progress: the summary and reports listen here.
@@ -79,13 +80,15 @@ class Environment:
             # Before any service: a service's name resolution points at its links' proxies.
             apis = self.backend.start_link_proxies(own)
             for link in own:
-                server = self._server(*apis[link.name], counts_traffic=True)
+                server = self._server(*apis[link.name])
                 server.wait_ready(
                     self.startup_timeout_s,
                     what=f"link {link.name}",
                     logs=functools.partial(self.backend.link_logs, link.name),
                 )
                 self._proxies[link.name] = server.create(link, *self.backend.proxy_endpoints(link))
+                self._counted.add(link.name)
+            self._add_counters()
         for level in self.topology.start_levels():
             services = [self.topology.service(name) for name in level]
             with ThreadPoolExecutor(max_workers=len(services)) as pool:
@@ -101,21 +104,32 @@ class Environment:
                     listen, upstream = self.backend.proxy_endpoints(link)
                     self._proxies[link.name] = server.create(link, listen, upstream)
 
-    def _server(self, host: str, port: int, *, counts_traffic: bool = False) -> ToxiproxyServer:
-        server = ToxiproxyServer(host, port, counts_traffic=counts_traffic)
-        return self._servers.setdefault((host, port), server)
+    def _server(self, host: str, port: int) -> ToxiproxyServer:
+        return self._servers.setdefault((host, port), ToxiproxyServer(host, port))
+
+    def _add_counters(self) -> None:
+        """A request counter on every link proxy the harness supplies (not on a Toxiproxy
+        the compose file runs: that one is the user's). Toxiproxy's reset removes every
+        toxic, so this runs again after each."""
+        for name in sorted(self._counted):
+            if not self._proxies[name].add_counter():
+                self._counted.discard(name)  # a Toxiproxy image without http_count
 
     def down(self) -> None:
         self._active.clear()
         self._proxies.clear()
+        self._counted.clear()
         self._servers.clear()
         self.backend.down()
 
     # -- addresses and signals -----------------------------------------------------------
 
-    def url(self, service: str) -> str:
-        """Base URL of a service's HTTP port, on 127.0.0.1."""
-        return self.backend.base_url(service)
+    def url(self, service: str, port: int | None = None) -> str:
+        """Base URL of a service's HTTP port (or of its container port ``port``), on 127.0.0.1."""
+        if port is None:
+            return self.backend.base_url(service)
+        host, published = self.backend.address(service, port)
+        return f"http://{host}:{published}"
 
     def state(self, service: str) -> ServiceState:
         return self.backend.state(service)
@@ -154,12 +168,13 @@ class Environment:
         for the result (or use it as a context manager).
 
         ``max_requests`` defaults to what ``rate`` and ``seconds`` plan; see
-        :func:`harness.load.run_load` for the other options.
+        :func:`harness.load.run_load` for the other options. What the clients saw goes out
+        as a progress line (shown with ``-v``) when the result is first waited for.
         """
         planned = max_requests if max_requests is not None else max(1, round(rate * seconds))
         history = History()
-        label = request if isinstance(request, str) else getattr(request, "__name__", "requests")
-        self.timeline.record(f"{service}: {label}", history)
+        label = f"{service} {_label(request)}"
+        self.timeline.record(f"{service}: {_label(request)}", history)
         return start_load(
             self.url(service),
             request,
@@ -168,6 +183,7 @@ class Environment:
             max_requests=planned,
             timeout=timeout,
             history=history,
+            on_done=lambda result: self.events.progress(f"load {label}: {result.answers()}"),
             **options,
         )
 
@@ -178,21 +194,20 @@ class Environment:
         link's source reaches when it calls its upstream, faults included."""
         return self.backend.link_address(self.topology.link(link))
 
-    def link_traffic(self) -> dict[str, float] | None:
-        """Bytes each link's proxy has carried so far (both ways), by link name; None when
-        a proxy does not export them (a Toxiproxy the compose file runs, without
-        ``-proxy-metrics``). Two readings around some traffic tell which links it took."""
-        from harness.toxiproxy import proxy_name
-
-        carried: dict[str, float] = {}
-        readings = {address: server.traffic() for address, server in self._servers.items()}
-        if any(reading is None for reading in readings.values()):
+    def link_requests(self) -> dict[str, int] | None:
+        """Requests each link has carried since the last reset or heal_all, read as they
+        cross (pooled keep-alive connections included), by link name. Only links whose
+        proxy counts are there (the harness's own Toxiproxy; not one the compose file
+        runs, nor an image without the counter); None when no link counts. Two readings
+        around some traffic tell which links it took, and how many requests each."""
+        if not self._counted:
             return None
-        for name, handle in self._proxies.items():
-            reading = readings[(handle.server.host, handle.server.port)]
-            assert reading is not None
-            carried[name] = reading.get(proxy_name(handle.link), 0.0)
-        return carried
+        counted: dict[str, int] = {}
+        for name in sorted(self._counted):
+            value = self._proxies[name].requests_counted()
+            if value is not None:
+                counted[name] = value
+        return counted
 
     def toxiproxy_versions(self) -> list[str]:
         """What each Toxiproxy server of this system answers on GET /version."""
@@ -250,6 +265,7 @@ class Environment:
                 leftovers.append(f"link {name} down")
         for server in self._servers.values():
             server.reset()
+        self._add_counters()
         return leftovers
 
     def reset(self) -> None:
@@ -278,3 +294,7 @@ class Environment:
                 + "; ".join(leftovers)
                 + ". Heal what a test applies: use `with fault:` or `chaos.inject(fault)`."
             )
+
+
+def _label(request: str | RequestFactory) -> str:
+    return request if isinstance(request, str) else getattr(request, "__name__", "requests")

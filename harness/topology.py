@@ -30,6 +30,7 @@ from harness.errors import TopologyError
 __all__ = [
     "BindMount",
     "Build",
+    "DegradedMarker",
     "Healthcheck",
     "Link",
     "LocalSpec",
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 _CHAOS_KEYS = {"prebuild", "toxiproxy", "proxy", "links", "services", "bugs", "race", "workload"}
-_CHAOS_SERVICE_KEYS = {"port", "health", "metrics", "pprof", "writable", "local"}
+_CHAOS_SERVICE_KEYS = {"port", "health", "metrics", "pprof", "writable", "local", "degraded"}
 _LINK_NAME = re.compile(r"^[A-Za-z0-9_.-]+->[A-Za-z0-9_.-]+$")
 
 
@@ -62,6 +63,44 @@ class LocalSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DegradedMarker:
+    """How a service marks a successful reply as degraded (a cached or partial answer):
+    a JSON field of the body (``field``, dotted for a nested one) or a response header
+    (``header``), equal to ``value``; with no ``value``, a field that is true or a header
+    that is present.
+
+    A degraded success may differ in shape from the fault-free ones without being a
+    failure in disguise, and it does not count as the operation succeeding fully.
+    """
+
+    field: str | None = None
+    header: str | None = None
+    value: Any = None
+
+    def marks(self, reply: Mapping[str, Any]) -> bool:
+        """Whether a completed request's recorded value (status, body, headers) is marked."""
+        if self.header is not None:
+            headers = reply.get("headers")
+            found = None
+            if isinstance(headers, Mapping):
+                wanted = self.header.lower()
+                found = next((v for k, v in headers.items() if str(k).lower() == wanted), None)
+            if found is None:
+                return False
+            return self.value is None or str(found) == str(self.value)
+        current: Any = reply.get("body")
+        for part in (self.field or "").split("."):
+            if not isinstance(current, Mapping) or part not in current:
+                return False
+            current = current[part]
+        return current is True if self.value is None else current == self.value
+
+    def describe(self) -> str:
+        where = f"header {self.header}" if self.header else f"field {self.field!r}"
+        return where if self.value is None else f"{where} = {self.value!r}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Service(ComposeService):
     """A compose service (:class:`harness.compose.ComposeService`) plus its ``x-chaos`` entry."""
@@ -70,15 +109,22 @@ class Service(ComposeService):
     health: str | None = None
     metrics: str | None = None
     pprof: str | None = None
+    # The port a signal is served on when it is not `port`: many services keep metrics and
+    # pprof on an admin port of their own (Caddy's admin API on 2019, say).
+    metrics_port: int | None = None
+    pprof_port: int | None = None
     writable: bool = False
     local: LocalSpec | None = None
+    degraded: DegradedMarker | None = None  # how a successful reply says it is degraded
 
     @property
     def known_ports(self) -> tuple[int, ...]:
-        """Every container TCP port: `ports`, `expose` and the x-chaos port; all published."""
+        """Every container TCP port: `ports`, `expose`, the x-chaos port and the signals'
+        ports; all published."""
         ports = {*self.ports, *self.expose}
-        if self.port is not None:
-            ports.add(self.port)
+        for port in (self.port, self.metrics_port, self.pprof_port):
+            if port is not None:
+                ports.add(port)
         return tuple(sorted(ports))
 
     @property
@@ -142,7 +188,9 @@ class WorkloadRequest:
     service: str  # the service it is sent to
     request: str  # "METHOD /path"
     rate: float = 10.0  # requests per second of a burst
-    budget_ms: float = 5000.0  # every answer within this: a hang is always a finding
+    # Every answer within this; None: the exploration's default budget (a hang is always a
+    # finding either way).
+    budget_ms: float | None = None
     statuses: frozenset[int] | None = None  # the statuses a reply may have (None: any)
     body: Any = None  # JSON (a mapping or a list) or text (a string)
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -307,23 +355,52 @@ def _service(path: Path, spec: ComposeService, chaos: Mapping[str, Any]) -> Serv
             f"service {name!r} in {where} has `read_only: true` and x-chaos `writable: true`; "
             "keep one: the root file system is read-only unless `writable` says otherwise"
         )
+    metrics, metrics_port = _signal(chaos.get("metrics"), where, name, "metrics")
+    pprof, pprof_port = _signal(chaos.get("pprof"), where, name, "pprof")
     service = Service(
         **{f.name: getattr(spec, f.name) for f in fields(spec)},
         port=_port(chaos["port"], where, f"x-chaos.services.{name}.port")
         if "port" in chaos
         else None,
         health=_http_path(chaos.get("health"), where, name, "health"),
-        metrics=_http_path(chaos.get("metrics"), where, name, "metrics"),
-        pprof=_http_path(chaos.get("pprof"), where, name, "pprof"),
+        metrics=metrics,
+        pprof=pprof,
+        metrics_port=metrics_port,
+        pprof_port=pprof_port,
         writable=writable,
         local=_local(chaos.get("local"), where, name),
+        degraded=_degraded(chaos.get("degraded"), where, name),
     )
-    if not service.known_ports:  # readiness, probes and load all need an HTTP port
+    # Readiness, probes and load all need an HTTP port; a signal's port is not one.
+    if not (service.ports or service.expose or service.port is not None):
         raise TopologyError(
             f'service {name!r} in {where} has no port; add `ports: ["8080"]` or '
             f'`expose: ["8080"]` to it, or `x-chaos: services: {{{name}: {{port: 8080}}}}`'
         )
     return service
+
+
+def _degraded(raw: object, where: str, name: str) -> DegradedMarker | None:
+    if raw is None:
+        return None
+    what = f"x-chaos.services.{name}.degraded"
+    spec = _mapping(raw, where, what)
+    _only(spec, {"field", "header", "value"}, where, what)
+    field_name, header = spec.get("field"), spec.get("header")
+    if (field_name is None) == (header is None):
+        raise TopologyError(
+            f"{what} in {where} must name one of `field` (a JSON field of the reply, e.g. "
+            "{field: degraded, value: true}) or `header` (e.g. {header: X-Degraded})"
+        )
+    for key, text in (("field", field_name), ("header", header)):
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise TopologyError(f"{what}.{key} in {where} must be a non-empty string")
+    value = spec.get("value")
+    if value is not None and not isinstance(value, str | int | float | bool):
+        raise TopologyError(
+            f"{what}.value in {where} must be a string, number or boolean, got {value!r}"
+        )
+    return DegradedMarker(field=field_name, header=header, value=value)
 
 
 def _local(raw: object, where: str, name: str) -> LocalSpec | None:
@@ -485,8 +562,10 @@ def _workload_entry(
             raw.get("rate", 10.0), 0.0, MAX_WORKLOAD_RATE, where, f"{what}.rate",
             "requests per second of a burst (e.g. rate: 20)",
         ),
-        budget_ms=_number(
-            raw.get("budget_ms", 5000.0), 0.0, MAX_BUDGET_MS, where, f"{what}.budget_ms",
+        budget_ms=None
+        if raw.get("budget_ms") is None
+        else _number(
+            raw["budget_ms"], 0.0, MAX_BUDGET_MS, where, f"{what}.budget_ms",
             "the milliseconds within which every answer must come (e.g. budget_ms: 2000)",
         ),
         statuses=_statuses(raw.get("statuses"), where, f"{what}.statuses"),
@@ -589,6 +668,24 @@ def _http_path(raw: object, where: str, name: str, key: str) -> str | None:
             f"x-chaos.services.{name}.{key} in {where} must be an HTTP path such as /healthz"
         )
     return raw
+
+
+def _signal(raw: object, where: str, name: str, key: str) -> tuple[str | None, int | None]:
+    """A signal's path, and its port when it is not the service's: `/p` or `{port, path}`."""
+    what = f"x-chaos.services.{name}.{key}"
+    example = f"/{key}" if key == "metrics" else "/debug/pprof"
+    form = f"an HTTP path such as {example}, or {{port: 2019, path: {example}}} on another port"
+    if raw is None or (isinstance(raw, str) and raw.startswith("/")):
+        return raw, None
+    if not isinstance(raw, Mapping):
+        raise TopologyError(f"{what} in {where} must be {form}; got {raw!r}")
+    _only(raw, {"port", "path"}, where, what)
+    if "port" not in raw:
+        raise TopologyError(f"{what} in {where} names no `port:`; it must be {form}")
+    path = raw.get("path")
+    if path is not None and not (isinstance(path, str) and path.startswith("/")):
+        raise TopologyError(f"{what}.path in {where} must be an HTTP path such as {example}")
+    return path, _port(raw["port"], where, f"{what}.port")
 
 
 def _toxiproxy(raw: object, where: str, services: Mapping[str, Service]) -> ToxiproxySpec | None:

@@ -22,12 +22,24 @@ from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 from harness.errors import FaultError, StartupError
 from harness.topology import Link
 
-__all__ = ["API_TIMEOUT_S", "ProxyHandle", "ToxicState", "ToxiproxyServer", "proxy_name"]
+__all__ = [
+    "API_TIMEOUT_S",
+    "COUNTER",
+    "ProxyHandle",
+    "ToxicState",
+    "ToxiproxyServer",
+    "proxy_name",
+]
 
 # Toxiproxy answers its API in milliseconds; one that has not answered in this long is
 # stuck (e.g. RemoveToxic blocked under the proxy's lock, Shopify/toxiproxy#558), and a
 # FaultError now is better than a run that hangs for ever.
 API_TIMEOUT_S = 15.0
+
+# The harness's own toxic on a link it supplies: it counts the requests that cross it
+# (``http_count`` of the project's build) and is no fault, so ``toxics()`` leaves it out.
+COUNTER = "chaos-harness-requests"
+COUNTER_TYPE = "http_count"
 
 
 class _RequestsWithTimeout:
@@ -63,11 +75,9 @@ class ToxicState:
 
 
 class ToxiproxyServer:
-    def __init__(self, host: str, port: int, *, counts_traffic: bool = False) -> None:
+    def __init__(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        # Started with -proxy-metrics (the harness's own proxies): traffic() can be read.
-        self.counts_traffic = counts_traffic
         self._client = Toxiproxy()
         self._version: str | None = None
 
@@ -118,27 +128,6 @@ class ToxiproxyServer:
                 reply = requests.get(f"http://{self.host}:{self.port}/version", timeout=2)
             self._version = _version_text(_checked(reply).text.strip())
         return self._version
-
-    def traffic(self) -> dict[str, float] | None:
-        """Bytes each proxy of this server has carried, both ways (``-proxy-metrics``), by
-        proxy name; None when the server does not export them."""
-        from harness.probes import parse_metrics
-
-        if not self.counts_traffic:
-            return None
-        try:
-            reply = requests.get(f"http://{self.host}:{self.port}/metrics", timeout=2)
-        except requests.RequestException:
-            return None
-        if reply.status_code != 200:
-            return None
-        # A proxy that has carried nothing yet has no series at all.
-        series = parse_metrics(reply.text).get("toxiproxy_proxy_received_bytes_total", {})
-        carried: dict[str, float] = {}
-        for labels, value in series.items():
-            proxy = dict(labels).get("proxy", "")
-            carried[proxy] = carried.get(proxy, 0.0) + value
-        return carried
 
     @property
     def http_toxics(self) -> bool:
@@ -205,6 +194,29 @@ class ProxyHandle:
         return True
 
     def toxics(self) -> list[ToxicState]:
+        """The toxics on this link, faults all: the harness's request counter is left out."""
+        return [t for t in self._all_toxics() if t.name != COUNTER]
+
+    def add_counter(self) -> bool:
+        """Put the request counter on this link (first in the chain of requests, so it sees
+        every request its caller sends); False when this Toxiproxy has no ``http_count``."""
+        if not self.http_toxics:
+            return False
+        try:
+            self.add_toxic(COUNTER, COUNTER_TYPE, "upstream", {})
+        except FaultError:
+            # An image of an older build (x-chaos.proxy.image): the marker, no counter.
+            return any(t.name == COUNTER for t in self._all_toxics())
+        return True
+
+    def requests_counted(self) -> int | None:
+        """Requests that crossed this link since its counter was put on (None: it has none)."""
+        for toxic in self._all_toxics():
+            if toxic.name == COUNTER:
+                return int(toxic.attributes.get("requests", 0))
+        return None
+
+    def _all_toxics(self) -> list[ToxicState]:
         with self.server.bound():
             found = self._proxy.toxics()
         return [

@@ -27,7 +27,13 @@ The invariants, none of which knows which bug is on:
   unless the schedule SIGKILLed the gateway, every acknowledged order has its audit event
   (a SIGTERM drains the audit queue);
 - counter consistency: gateway_orders_handled_total moved by between the acknowledged and
-  the sent orders.
+  the sent orders;
+- the state adds up, once the system is quiet (``state_checks``, read from the services'
+  own endpoints over everything stored so far): for every product, its stock plus every
+  unit reserved of it is INITIAL_STOCK (inventory takes stock and records the reservation
+  in one transaction, and nothing gives stock back); and every stored order has exactly
+  one charge (the gateway stores an order only once its charge succeeded, and retries a
+  charge under the same key, which payment deduplicates).
 """
 
 from __future__ import annotations
@@ -45,7 +51,8 @@ from harness.checks import (
     no_lost_or_duplicated_writes,
     stays_under,
 )
-from harness.explore import Burst, ExampleRun, Operation, SystemModel
+from harness.environment import Environment
+from harness.explore import Burst, ExampleRun, Operation, StateCheck, SystemModel, read_json
 from harness.explore.invariants import Rank
 from harness.load import Outcome as Reply
 from harness.probes import sample
@@ -72,6 +79,7 @@ ORDERS = "POST /orders"
 READS = ("GET /products/1", "GET /products/2", "GET /products/3")
 OPENED = "gateway_breaker_transitions_total"  # labelled downstream, to
 AUDIT_WAIT_S = 3.0
+INITIAL_STOCK = 1_000_000  # inventory's default, unless its environment sets INITIAL_STOCK
 
 
 def read_well_formed(reply: Mapping[str, Any]) -> bool:
@@ -108,6 +116,21 @@ class ReferenceModel(SystemModel):
 
     def classify(self, outcome: Reply) -> str:
         return gateway_classify(outcome)
+
+    def state_checks(self, topology: Topology) -> Sequence[StateCheck]:
+        initial = int(topology.service("inventory").environment.get("INITIAL_STOCK", INITIAL_STOCK))
+        return [
+            StateCheck(
+                "stock + reserved = initial",
+                read=_stock_and_reservations,
+                violations=lambda state: _stock_violations(state, initial),
+            ),
+            StateCheck(
+                "one charge per acknowledged order",
+                read=_orders_and_charges,
+                violations=_charge_violations,
+            ),
+        ]
 
     def rank(self, verdict: Verdict) -> Rank:
         if verdict.check.startswith("breaker"):
@@ -271,3 +294,39 @@ def _audit(example: ExampleRun, order_ids: set[str]) -> list[dict[str, Any]]:
         if order_ids <= found or time.monotonic() > deadline:
             return events
         time.sleep(0.2)
+
+
+def _stock_and_reservations(env: Environment) -> tuple[Any, Any]:
+    return read_json(env, "inventory", "/products"), read_json(env, "inventory", "/reservations")
+
+
+def _stock_violations(state: tuple[Any, Any], initial: int) -> Iterator[str]:
+    products, reservations = state
+    reserved: dict[int, int] = {}
+    for r in reservations:
+        reserved[int(r["item"])] = reserved.get(int(r["item"]), 0) + int(r["quantity"])
+    for product in products:
+        item, stock = int(product["id"]), int(product["stock"])
+        taken = reserved.get(item, 0)
+        if stock + taken != initial:
+            yield (
+                f"product {item}: stock {stock} + reserved {taken} = {stock + taken}, not the "
+                f"initial {initial} ({stock + taken - initial:+d})"
+            )
+
+
+def _orders_and_charges(env: Environment) -> tuple[Any, Any]:
+    return read_json(env, GATEWAY, "/orders"), read_json(env, "payment", "/charges")
+
+
+def _charge_violations(state: tuple[Any, Any]) -> Iterator[str]:
+    orders, charges = state
+    per_order: dict[str, int] = {}
+    for charge in charges:
+        ref = str(charge.get("order_ref"))
+        per_order[ref] = per_order.get(ref, 0) + 1
+    for order in orders:
+        key = str(order.get("idempotency_key"))
+        count = per_order.get(key, 0)
+        if count != 1:
+            yield f"order {order.get('id')} (key {key}) has {count} charges, not one"

@@ -243,17 +243,30 @@ func (d *downstream) attempt(ctx context.Context, method, path, key string, body
 	platform.SetRequestID(req)
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return reply{}, err
+		return reply{}, contextError(ctx, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return reply{}, err
+		return reply{}, contextError(ctx, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		return reply{}, &statusError{status: resp.StatusCode, body: string(bytes.TrimSpace(b))}
 	}
 	return reply{status: resp.StatusCode, body: b}, nil
+}
+
+// contextError is err, unless the attempt's context has ended: then the context's own
+// error (context.Canceled or context.DeadlineExceeded) with err's text. A context cancelled
+// with a cause makes net/http return the cause itself: the errgroup of an order cancels
+// the reservation with payment's error, which would count against inventory's breaker
+// (and, wrapped in full, pass for payment's errBreakerOpen). A call its caller gave up on
+// says nothing about the downstream's health.
+func contextError(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("%w (%v)", ctxErr, err)
+	}
+	return err
 }
 
 // retryable: transport failures, a timed-out attempt and 502/503/504 are worth another

@@ -84,6 +84,39 @@ func TestBugBreakerStuckOpen(t *testing.T) {
 	}
 }
 
+// A payment outage is payment's alone. When the charge fails, the errgroup cancels the
+// reservation still in flight with payment's error as the cause, and net/http returns that
+// cause rather than context.Canceled; the cancelled call must still not count against
+// inventory, whose breaker stays closed, so product reads stay fresh.
+func TestPaymentOutageLeavesInventoryBreakerClosed(t *testing.T) {
+	inventory := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			io.WriteString(w, `{"id":1,"stock":5}`)
+			return
+		}
+		select { // a reservation takes a while: still in flight when the charge fails
+		case <-time.After(200 * time.Millisecond):
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, `{"seq":1}`)
+		case <-r.Context().Done():
+		}
+	})
+	pay := newFakePayment()
+	pay.status = http.StatusInternalServerError
+	g := newTestGateway(t, map[string]string{"BREAKER_FAILURES": "3", "RETRY_ATTEMPTS": "1"}, inventory, pay)
+	for i := range 6 {
+		if a := g.order(t, fmt.Sprintf("outage-%d", i), ""); a.code/100 != 5 {
+			t.Fatalf("order %d with payment failing: %d %s", i, a.code, a.body)
+		}
+	}
+	if line := metricLine(t, g, `gateway_breaker_state{downstream="inventory"}`); !strings.HasSuffix(line, " 0") {
+		t.Fatalf("payment's outage moved inventory's breaker: %q", line)
+	}
+	if a := g.get(t, "/products/1"); a.code != http.StatusOK || strings.Contains(a.body, "degraded") {
+		t.Fatalf("product read during payment's outage: %d %s; want a fresh 200", a.code, a.body)
+	}
+}
+
 // burst sends n product reads at once against a slow inventory and returns the codes.
 func burst(t *testing.T, bugs string, n int) ([]int, *testGateway, *fakeInventory) {
 	inv := &fakeInventory{}

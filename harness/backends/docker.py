@@ -230,9 +230,7 @@ class DockerBackend(Backend):
             run_args: dict[str, Any] = {
                 "image": self._proxy_image,
                 "name": f"{self.session}-link-{_safe(link.source)}-{_safe(link.upstream_service)}",
-                # -proxy-metrics: bytes per proxy on /metrics, how an exploration learns
-                # which links an operation's requests travel.
-                "command": ["-host", "0.0.0.0", "-port", str(_PROXY_API_PORT), "-proxy-metrics"],
+                "command": ["-host", "0.0.0.0", "-port", str(_PROXY_API_PORT)],
                 "labels": {**session_labels(self.session), "chaos-harness.link": link.name},
                 "network": self.network_name,
                 "ports": {},
@@ -278,6 +276,12 @@ class DockerBackend(Backend):
     def _published(self, container: Container, port: int, what: str) -> tuple[str, int]:
         container.reload()
         bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp")
+        if not bindings:
+            # A stopped (killed) container publishes nothing, but keeps the binding the
+            # harness chose: its address stays, and a client there is refused, as a
+            # client of a dead service is.
+            configured = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
+            bindings = configured.get(f"{port}/tcp")
         if not bindings:
             raise BackendError(
                 f"port {port} of {what!r} is not published (is it running?);"

@@ -162,7 +162,6 @@ class LocalBackend(Backend):
                     "127.0.0.1",
                     "-port",
                     str(self._proxy_api),
-                    "-proxy-metrics",
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -24,6 +24,7 @@ from harness.explore.engine import (
     replay,
     run_example,
 )
+from harness.explore.invariants.state import StateCheck, read_json
 from harness.explore.machine import Exploration, explore
 from harness.explore.model import Operation, SystemModel
 from harness.explore.profiles import PROFILES, Budget, Profile, hypothesis_settings
@@ -51,12 +52,14 @@ __all__ = [
     "InvariantBroken",
     "Operation",
     "Profile",
+    "StateCheck",
     "SystemModel",
     "check_schedule",
     "explore",
     "fault_steps",
     "hypothesis_settings",
     "load_replay",
+    "read_json",
     "replay",
     "replay_command",
     "reproduced_line",

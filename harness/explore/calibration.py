@@ -3,7 +3,8 @@ exploration's first example, and the yardstick of the invariants that compare.
 
 For every operation, a short fault-free burst tells: how many of its requests succeed, the
 statuses and the JSON shape of its successful replies, and which links its requests travel
-(the links whose proxy carried bytes during the burst and not while the system idled). Its
+and how many requests each link carries per request sent (counted by the links' proxies as
+the requests cross them; less the requests a link carried while the system idled). Its
 *path* is those links and the services at their ends, besides the service it is sent to:
 a fault elsewhere must not change how it fares (fault isolation), and only faults on its
 path are worth trying first (coverage).
@@ -28,6 +29,9 @@ __all__ = ["Calibration", "OperationBaseline", "calibrate", "json_shape"]
 RATE = 10.0  # requests per second of a calibration burst
 SECONDS = 1.0
 IDLE_S = 1.0  # traffic the system makes on its own, measured for as long as a burst
+# After a burst's last answer, before the links are read: work a request leaves behind
+# (an audit call made once the reply is out) is part of what the operation costs.
+TRAILING_S = 0.3
 
 
 def json_shape(value: Any) -> Any:
@@ -56,8 +60,10 @@ class OperationBaseline:
     succeeded: int  # classified ok
     statuses: Mapping[int | None, int]
     shapes: tuple[Any, ...]  # the JSON shapes of its successful replies (usually one)
-    links: frozenset[str] | None  # None: the proxies' traffic could not be read
+    links: frozenset[str] | None  # None: the links' proxies cannot count requests
     services: frozenset[str]  # the service it is sent to, and the upstreams of its links
+    # Requests each link it travels carried per request sent, fault-free (None: unknown).
+    per_request: Mapping[str, float] | None = None
 
     @property
     def success_rate(self) -> float:
@@ -67,11 +73,20 @@ class OperationBaseline:
         """Whether its requests travel ``link``; when that is unknown, assume they do."""
         return self.links is None or link in self.links
 
+    def requests_on(self, link: str) -> float | None:
+        """Requests ``link`` carries per request of this operation, fault-free (0: it does
+        not travel it; None: unknown)."""
+        if self.per_request is None:
+            return None
+        return self.per_request.get(link, 0.0)
+
 
 @dataclass(frozen=True)
 class Calibration:
     operations: Mapping[str, OperationBaseline] = field(default_factory=dict)
     idle_links: frozenset[str] = frozenset()  # links with traffic while nothing was sent
+    # Requests per second each link carried while nothing was sent (empty: unknown or none).
+    idle_rates: Mapping[str, float] = field(default_factory=dict)
 
     def of(self, operation: Operation) -> OperationBaseline | None:
         return self.operations.get(operation.name)
@@ -93,7 +108,12 @@ class Calibration:
     def describe(self) -> str:
         lines = []
         for name, b in self.operations.items():
-            links = "unknown links" if b.links is None else ", ".join(sorted(b.links)) or "no link"
+            if b.links is None:
+                links = "unknown links"
+            else:
+                per = b.per_request or {}
+                links = ", ".join(f"{n} ({per.get(n, 0):.2g}/request)" for n in sorted(b.links))
+                links = links or "no link"
             lines.append(
                 f"{name}: {b.succeeded}/{b.sent} ok fault-free, statuses "
                 f"{dict(sorted(b.statuses.items(), key=str))}, travels {links}"
@@ -103,23 +123,29 @@ class Calibration:
 
 def calibrate(env: Environment, model: SystemModel, operations: Sequence[Operation]) -> Calibration:
     """Send a short fault-free burst of each operation and learn its baseline."""
-    before = env.link_traffic()
+    before = env.link_requests()
     time.sleep(IDLE_S)
-    idle = _moved(before, env.link_traffic())
+    idle = _moved(before, env.link_requests())
+    idle_rates = {link: n / IDLE_S for link, n in (idle or {}).items()}
     baselines: dict[str, OperationBaseline] = {}
     for operation in operations:
-        reading = env.link_traffic()
+        reading = env.link_requests()
+        started = time.monotonic()
         result = operation.load(
             env,
             operation.service,
             operation.sends(operation.requests[0], f"calibrate-{operation.name}"),
             rate=RATE,
             seconds=SECONDS,
-            timeout=max(5.0, operation.budget_ms / 1000 * 2),
+            timeout=max(5.0, operation.limit_ms / 1000 * 2),
             classify=model.classify,
         )
-        moved = _moved(reading, env.link_traffic())
-        links = None if moved is None else frozenset(moved - (idle or set()))
+        time.sleep(TRAILING_S)
+        moved = _moved(reading, env.link_requests())
+        if moved is not None and set(moved) != set(env.topology.links):
+            moved = None  # some link cannot count: which links it travels is not known
+        per_request = _per_request(moved, idle_rates, time.monotonic() - started, result.sent)
+        links = None if per_request is None else frozenset(per_request)
         statuses: Counter[int | None] = Counter()
         shapes: list[Any] = []
         succeeded = 0
@@ -142,15 +168,38 @@ def calibrate(env: Environment, model: SystemModel, operations: Sequence[Operati
             shapes=tuple(shapes),
             links=links,
             services=frozenset(services),
+            per_request=per_request,
         )
-    calibration = Calibration(baselines, frozenset(idle or ()))
+    calibration = Calibration(
+        baselines, frozenset(n for n, r in idle_rates.items() if r), idle_rates
+    )
     env.events.progress("calibrated, fault-free:\n" + calibration.describe())
     return calibration
 
 
 def _moved(
-    before: Mapping[str, float] | None, after: Mapping[str, float] | None
-) -> set[str] | None:
+    before: Mapping[str, int] | None, after: Mapping[str, int] | None
+) -> dict[str, int] | None:
+    """Requests each link carried between two readings (None: the links cannot count)."""
     if before is None or after is None:
         return None
-    return {link for link, carried in after.items() if carried > before.get(link, 0.0)}
+    # A link missing from one reading lost its counter (a reset in between): not counted.
+    return {link: after[link] - before[link] for link in after if link in before}
+
+
+def _per_request(
+    moved: Mapping[str, int] | None, idle_rates: Mapping[str, float], seconds: float, sent: int
+) -> dict[str, float] | None:
+    """Requests per request sent on each link the burst travelled: what the link carried
+    beyond its idle traffic over the same time (a link that only idles is not travelled)."""
+    if moved is None:
+        return None
+    found: dict[str, float] = {}
+    for link, carried in moved.items():
+        beyond = carried - idle_rates.get(link, 0.0) * seconds
+        # An idle rate is measured over one second: on a link that idles, a request more or
+        # less than it predicts is noise, not this operation's.
+        noise = 1.0 if idle_rates.get(link) else 0.0
+        if sent and beyond >= 1.0 + noise:
+            found[link] = beyond / sent
+    return found

@@ -41,6 +41,7 @@ from harness.checks import Outcome, Verdict, goroutine_baseline, snapshot
 from harness.errors import ChaosError, ConfigError
 from harness.explore.calibration import Calibration, calibrate
 from harness.explore.invariants import Invariant, Rank, generic
+from harness.explore.invariants.outcomes import captured_headers
 from harness.explore.invariants.replies import EPSILON_MS
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.sampler import MetricSampler
@@ -83,7 +84,7 @@ class InvariantBroken(Exception):
 
 def patient_timeout_s(operation: Operation) -> float:
     """How long a patient client waits: long enough for the budget + epsilon to be judged."""
-    return min(120.0, max(PATIENT_S, (operation.budget_ms + EPSILON_MS) / 1000 + 1))
+    return min(120.0, max(PATIENT_S, (operation.limit_ms + EPSILON_MS) / 1000 + 1))
 
 
 def _target(fault: Fault) -> str:
@@ -217,6 +218,8 @@ class ExampleRun:
     def fault_off(self, fault: Fault) -> None:
         if fault not in self.active:
             return
+        for each in self.invariants:
+            self._judge(lambda i=each: i.before_fault_off(self, fault), each.rank)  # type: ignore[misc]
         self.steps.append(FaultOff(fault))
         self.active.remove(fault)
         self._guard(lambda: fault.heal(self.env))
@@ -248,9 +251,10 @@ class ExampleRun:
                     max_requests=step.max_requests,
                     timeout=step.timeout_s,
                     classify=self.model.classify,
+                    capture_headers=captured_headers(self.env.topology, step.service),
                 )
             )
-        patient = step.timeout_s * 1000 >= operation.budget_ms + EPSILON_MS
+        patient = step.timeout_s * 1000 >= operation.limit_ms + EPSILON_MS
         burst = Burst(step, operation, key, result.history, result.sent, patient, sampler)
         self.bursts.append(burst)
         self._judge(lambda: self.model.after_burst(self, burst), self.model.rank)

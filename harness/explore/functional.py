@@ -39,9 +39,9 @@ if TYPE_CHECKING:
     from harness.explore.engine import Burst, ExampleRun
     from harness.topology import Topology
 
-__all__ = ["DEFAULT_BUDGET_MS", "FunctionalTest", "TestPasses", "entry_service"]
+__all__ = ["TEST_BUDGET_MS", "FunctionalTest", "TestPasses", "entry_service"]
 
-DEFAULT_BUDGET_MS = 5000.0  # how long one run of a test body may take
+TEST_BUDGET_MS = 5000.0  # how long one run of a test body may take
 SHOWN = 3  # distinct failures a verdict quotes
 
 
@@ -81,7 +81,7 @@ class FunctionalTest(SystemModel):
         name: str,
         body: Callable[[], object],
         service: str,
-        budget_ms: float = DEFAULT_BUDGET_MS,
+        budget_ms: float = TEST_BUDGET_MS,
     ) -> None:
         if not 0 < budget_ms <= 120_000:
             raise ConfigError(

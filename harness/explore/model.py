@@ -34,15 +34,23 @@ if TYPE_CHECKING:
     from harness.environment import Environment
     from harness.explore.engine import Burst, ExampleRun
     from harness.explore.invariants import Invariant, Rank
+    from harness.explore.invariants.state import StateCheck
     from harness.load import LoadResult
     from harness.topology import Topology
 
-__all__ = ["Operation", "SystemModel", "check_model"]
+__all__ = ["DEFAULT_BUDGET_MS", "RECOVERY_S", "Operation", "SystemModel", "check_model"]
 
 Reply = Mapping[str, Any]  # a completed request's value in a History: status, body, latency_ms
 # Runs a burst itself instead of sending HTTP load: (env, service, what sends() gave,
 # **the options of Environment.load) -> its LoadResult, every run recorded in its history.
 Runner = Callable[..., "LoadResult"]
+
+# An operation that declares no budget still gets one: a request that never ends is always
+# a finding, and ten seconds is longer than any interactive caller waits.
+DEFAULT_BUDGET_MS = 10_000.0
+# After every fault is healed, how long a system may take to serve as it did fault-free
+# (breakers half-opening, pools redialling, caches refilling), before one request's budget.
+RECOVERY_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,9 @@ class Operation:
     name: str  # for messages: "product read"
     service: str  # the service a burst of it talks to
     requests: tuple[str, ...]  # "METHOD /path"; a burst sends one, and a schedule records it
-    budget_ms: float  # every answer within this (+ the engine's epsilon) when clients wait
+    # Every answer within this (+ the engine's epsilon) when clients wait; None: no budget
+    # declared, and DEFAULT_BUDGET_MS applies (see limit_ms).
+    budget_ms: float | None = None
     statuses: frozenset[int] | None = None  # if given, the only statuses a reply may have
     # Besides the statuses: is this reply well formed? Default: its body parsed as JSON.
     well_formed: Callable[[Reply], bool] | None = None
@@ -78,10 +88,15 @@ class Operation:
                 raise ConfigError(
                     f"operation {self.name!r}: {line!r} is not a request like 'GET /items/1'"
                 )
-        if not self.budget_ms > 0:
+        if self.budget_ms is not None and not self.budget_ms > 0:
             raise ConfigError(
                 f"operation {self.name!r}: budget_ms must be more than 0, got {self.budget_ms}"
             )
+
+    @property
+    def limit_ms(self) -> float:
+        """The budget it declares, else DEFAULT_BUDGET_MS: how long an answer may take."""
+        return self.budget_ms if self.budget_ms is not None else DEFAULT_BUDGET_MS
 
     def matches(self, step: LoadBurst) -> bool:
         return step.service == self.service and step.request in self.requests
@@ -120,6 +135,9 @@ class SystemModel:
     #: Log lines that count as runtime reports besides panics, fatal errors and data races
     #: (net/http's, when a handler writes a second reply).
     log_reports: tuple[str, ...] = ("superfluous response.WriteHeader",)
+    #: Attempts a caller may make on a failing link for each call it makes there when
+    #: nothing fails (the first attempt included): the bound of retry amplification.
+    retry_attempts: int = 3
 
     def operations(self, topology: Topology) -> Sequence[Operation]:
         """What the workload sends; the exploration draws its bursts from these."""
@@ -138,12 +156,18 @@ class SystemModel:
     def deadline_ms(self, operations: Sequence[Operation]) -> float:
         """The latency around which timeouts, leaks and late writes live: the exploration
         slows links to between half and three times this. Default: the tightest budget."""
-        return min(op.budget_ms for op in operations)
+        return min(op.limit_ms for op in operations)
 
     def settle_s(self, operations: Sequence[Operation]) -> float:
         """How long in-flight work may take to end after heal (the leak check waits that
         long at most). Default: three times the longest budget."""
-        return 3 * max(op.budget_ms for op in operations) / 1000
+        return 3 * max(op.limit_ms for op in operations) / 1000
+
+    def recovery_s(self, operations: Sequence[Operation]) -> float:
+        """How long after every fault is healed the workload may take to succeed as often as
+        it did fault-free (and a service may fail every request while its health says
+        200). Default: RECOVERY_S plus the longest budget, for the first answer to come."""
+        return RECOVERY_S + max(op.limit_ms for op in operations) / 1000
 
     def keeps(self, invariant: Invariant) -> bool:
         """Whether one of the generic invariants applies to this system (default: all; a
@@ -153,6 +177,13 @@ class SystemModel:
     def invariants(self, topology: Topology) -> Iterable[Invariant]:
         """Invariants of this system's own, checked beside the generic ones in every example
         (fresh ones per example: they may keep what they saw in it)."""
+        return ()
+
+    def state_checks(self, topology: Topology) -> Sequence[StateCheck]:
+        """What must hold of the system's own state once it is quiet, each a read and a
+        predicate (:class:`~harness.explore.invariants.state.StateCheck`): stock and
+        reservations that add up, one charge per order. Checked at the end of every
+        example, after faults are healed and in-flight work has ended."""
         return ()
 
     def rank(self, verdict: Verdict) -> Rank:

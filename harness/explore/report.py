@@ -27,7 +27,7 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.explore.engine import check_schedule, replay
-from harness.explore.functional import DEFAULT_BUDGET_MS, FunctionalTest, entry_service
+from harness.explore.functional import TEST_BUDGET_MS, FunctionalTest, entry_service
 from harness.explore.machine import Exploration, explore
 from harness.explore.model import SystemModel
 from harness.explore.replays import (
@@ -194,7 +194,7 @@ def _marker_options(
             f"chaos_explore(service={service!r}): no such service; the services are: "
             f"{', '.join(sorted(env.topology.services))}"
         )
-    budget = kwargs.get("budget_ms", DEFAULT_BUDGET_MS)
+    budget = kwargs.get("budget_ms", TEST_BUDGET_MS)
     if isinstance(budget, bool) or not isinstance(budget, int | float):
         raise ConfigError(f"chaos_explore(budget_ms=...) must be a number, got {budget!r}")
     return {"service": service, "budget_ms": float(budget)}

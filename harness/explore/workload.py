@@ -5,7 +5,8 @@ Each entry of the workload is one :class:`~harness.explore.model.Operation`: the
 line sent to its service, with its body and headers, at its rate, and what a good answer
 is. Beyond what the generic invariants check for any HTTP service, an entry promises:
 
-- every answer within ``budget_ms`` (default 5 s, so a hang is always a finding);
+- every answer within ``budget_ms`` (without one, the exploration's default budget,
+  :data:`~harness.explore.model.DEFAULT_BUDGET_MS`: a hang is always a finding);
 - a complete HTTP reply (a body of any kind: a workload does not say what its service
   answers, so JSON is not required);
 - when the entry lists ``statuses``, one of them (:class:`ExpectedStatuses`, whose message

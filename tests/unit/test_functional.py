@@ -17,7 +17,7 @@ from harness.checks import Outcome
 from harness.errors import ConfigError
 from harness.explore.engine import Burst
 from harness.explore.functional import FunctionalTest, TestPasses, entry_service
-from harness.explore.invariants import generic
+from harness.explore.invariants import Rank, generic
 from harness.timeline import Timeline
 from harness.topology import load_topology
 
@@ -100,10 +100,12 @@ def test_a_run_that_hangs_is_given_up_on_and_no_other_run_starts_while_it_lasts(
     assert verdict.outcome is Outcome.FAIL
 
 
-def test_only_the_invariants_about_processes_apply_to_a_test_body() -> None:
+def test_only_the_invariants_about_processes_and_resources_apply_to_a_test_body() -> None:
     model = FunctionalTest("test_x", lambda: None, "front")
     kept = {type(i).__name__ for i in generic() if model.keeps(i)}
-    assert kept == {"Survives", "NoRuntimeReports", "NoLeakedGoroutines"}
+    assert {"Survives", "NoRuntimeReports", "NoLeakedGoroutines"} <= kept
+    assert all(i.rank in (Rank.PROCESS, Rank.RESOURCES) for i in generic() if model.keeps(i))
+    assert not kept & {"WithinBudget", "RepliesWellFormed"}, "a run is not an HTTP reply"
 
 
 def test_the_service_a_test_calls_is_the_one_no_link_leads_into(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from faults import LinkDown, LoadBurst
 from harness.checks import Outcome
 from harness.errors import ConfigError, TopologyError
 from harness.explore.engine import Burst
-from harness.explore.model import Operation, check_model
+from harness.explore.model import DEFAULT_BUDGET_MS, Operation, check_model
 from harness.explore.workload import WorkloadModel, operation_of
 from harness.history import History
 from harness.topology import Topology, WorkloadRequest, load_topology
@@ -47,7 +47,8 @@ def test_the_smallest_entry_gets_sensible_defaults(tmp_path: Path) -> None:
     (entry,) = workload(tmp_path, [{"service": "front", "request": "get /test"}])
 
     assert entry == WorkloadRequest(name="GET /test to front", service="front", request="GET /test")
-    assert (entry.rate, entry.budget_ms, entry.statuses, entry.body) == (10.0, 5000.0, None, None)
+    assert (entry.rate, entry.budget_ms, entry.statuses, entry.body) == (10.0, None, None, None)
+    assert operation_of(entry).limit_ms == DEFAULT_BUDGET_MS  # a hang is still a finding
 
 
 def test_every_key_of_an_entry_is_read(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 
 An :class:`Invariant` is told what an example does, hook by hook, and answers each with
 verdicts: when the example starts from its healed baseline, after every step, after every
-burst of load, just before the faults still on are healed, and at the end once everything
-is healed and quiet. None of the generic ones (:func:`generic`) knows what the system does
-or which bug it has; a :class:`~harness.explore.model.SystemModel` adds its own
+burst of load, just before the schedule heals a fault, just before the faults still on are
+healed, and at the end once everything is healed and quiet. None of the generic ones
+(:func:`generic`) knows what the system does or which bug it has; a
+:class:`~harness.explore.model.SystemModel` adds its own
 (:meth:`~harness.explore.model.SystemModel.invariants`).
 
 An example does not stop at the first broken invariant: it runs its schedule to the end
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from faults.base import Fault
     from faults.schedule import Step
     from harness.checks.verdict import Verdict
     from harness.explore.engine import Burst, ExampleRun
@@ -54,6 +56,11 @@ class Invariant:
         """A burst of load ended; its history is complete."""
         return ()
 
+    def before_fault_off(self, run: ExampleRun, fault: Fault) -> Iterable[Verdict]:
+        """The schedule is about to heal ``fault``: like :meth:`before_heal`, for one fault
+        switched off in the middle of an example."""
+        return ()
+
     def before_heal(self, run: ExampleRun) -> Iterable[Verdict]:
         """The schedule is done and the faults still on are about to be healed: what only
         shows while they hold (requests stuck behind a blackhole) is read here."""
@@ -66,9 +73,16 @@ class Invariant:
 
 def generic() -> list[Invariant]:
     """The invariants that hold for any HTTP service, whatever it does."""
+    from harness.explore.invariants.amplification import BoundedRetryAmplification
+    from harness.explore.invariants.contract import HonestErrors
     from harness.explore.invariants.goroutines import NoLeakedGoroutines
+    from harness.explore.invariants.health import HonestHealth
+    from harness.explore.invariants.isolation import FaultIsolation
+    from harness.explore.invariants.liveness import LivenessAfterHeal
     from harness.explore.invariants.process import NoRuntimeReports, Survives
     from harness.explore.invariants.replies import RepliesWellFormed, WithinBudget
+    from harness.explore.invariants.resources import BoundedResources, RequestsEndInBudget
+    from harness.explore.invariants.state import StateHolds
 
     return [
         Survives(),
@@ -76,4 +90,14 @@ def generic() -> list[Invariant]:
         NoLeakedGoroutines(),
         WithinBudget(),
         RepliesWellFormed(),
+        BoundedRetryAmplification(),
+        RequestsEndInBudget(),
+        FaultIsolation(),
+        HonestErrors(),
+        # Probes right after the heal, so the recovery budget is counted from it; honest
+        # health reads the probes too.
+        LivenessAfterHeal(),
+        HonestHealth(),
+        BoundedResources(),  # after NoLeakedGoroutines: in-flight work has ended
+        StateHolds(),
     ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from harness.checks import Verdict, answers_within, replies_well_formed
+from harness.checks import Outcome, Verdict, answers_within, replies_well_formed
 from harness.explore.invariants import Invariant, Rank
+from harness.explore.model import DEFAULT_BUDGET_MS
 
 if TYPE_CHECKING:
     from harness.explore.engine import Burst, ExampleRun
@@ -20,13 +22,23 @@ EPSILON_MS = 500.0  # on top of a budget: scheduling noise on a busy machine
 
 class WithinBudget(Invariant):
     """With a reachable service and patient clients, every request of a burst is answered
-    within its operation's budget + ``EPSILON_MS``."""
+    within its operation's budget + ``EPSILON_MS``; an operation that declares no budget
+    gets :data:`~harness.explore.model.DEFAULT_BUDGET_MS`, since a hang is always a finding."""
 
     rank = Rank.TIMING
 
     def after_burst(self, run: ExampleRun, burst: Burst) -> Iterator[Verdict]:
-        if burst.judged:
-            yield answers_within(burst.history, burst.operation.budget_ms, epsilon_ms=EPSILON_MS)
+        if not burst.judged:
+            return
+        operation = burst.operation
+        verdict = answers_within(burst.history, operation.limit_ms, epsilon_ms=EPSILON_MS)
+        if operation.budget_ms is None and verdict.outcome is not Outcome.PASS:
+            verdict = dataclasses.replace(
+                verdict,
+                message=f"{operation.name} declares no budget, so the default one "
+                f"({DEFAULT_BUDGET_MS / 1000:g} s) applies: {verdict.message}",
+            )
+        yield verdict
 
 
 class RepliesWellFormed(Invariant):

@@ -1,8 +1,8 @@
-// Package httptoxics holds chaos-harness's HTTP-level Toxiproxy toxics
-// (http_error, http_delay, http_malformed). They act on the downstream stream
-// of any HTTP/1.1 server, keep-alive included. They are registered by the
-// server's main (see Register), not from init, so that importing the package
-// has no side effects.
+// Package httptoxics holds chaos-harness's HTTP-level Toxiproxy toxics:
+// http_error, http_delay and http_malformed act on the downstream stream of
+// any HTTP/1.1 server, keep-alive included; http_count counts the requests on
+// the upstream stream. They are registered by the server's main (see
+// Register), not from init, so that importing the package has no side effects.
 package httptoxics
 
 import (
@@ -16,6 +16,7 @@ var registry = map[string]toxics.Toxic{
 	"http_error":     new(HTTPErrorToxic),
 	"http_delay":     new(HTTPDelayToxic),
 	"http_malformed": new(HTTPMalformedToxic),
+	"http_count":     new(HTTPCountToxic),
 }
 
 // Register adds this package's toxics to Toxiproxy's registry. Call it before

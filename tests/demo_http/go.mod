@@ -1,0 +1,3 @@
+module demo_http
+
+go 1.22

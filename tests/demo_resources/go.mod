@@ -1,0 +1,3 @@
+module chaosharness/demo
+
+go 1.23.0
