@@ -25,6 +25,7 @@ from harness.toxiproxy import ProxyHandle, ToxiproxyServer
 
 if TYPE_CHECKING:
     from faults.base import Fault
+    from harness.source import SourceState
 
 __all__ = ["Environment"]
 
@@ -110,6 +111,14 @@ class Environment:
         self._proxies.clear()
         self._servers.clear()
         self.backend.down()
+
+    @functools.cached_property
+    def source(self) -> SourceState:
+        """The sources this system was built from: commit and build inputs (read once,
+        after :meth:`start` built it)."""
+        from harness.source import source_state
+
+        return source_state(self.topology, getattr(self.backend, "build_args", None))
 
     # -- addresses and signals -----------------------------------------------------------
 
