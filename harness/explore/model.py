@@ -127,6 +127,13 @@ class SystemModel:
         long at most). Default: three times the longest budget."""
         return 3 * max(op.budget_ms for op in operations) / 1000
 
+    def periods_s(self, topology: Topology) -> Sequence[float]:
+        """The periods of the system's own background work, in seconds (a breaker's open
+        timeout, a cache refresh, a reconciler's interval): the exploration sometimes
+        holds a fault a few seconds longer than the longest of them, so that the work
+        runs at least once while it is on. Default: none."""
+        return ()
+
     def invariants(self, topology: Topology) -> Iterable[Invariant]:
         """Invariants of this system's own, checked beside the generic ones in every example
         (fresh ones per example: they may keep what they saw in it)."""

@@ -49,11 +49,14 @@ def test_replay_runs_the_saved_schedule_n_times_and_reports_how_many_reproduced(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "replay of */saved.json: reproduced 2/2",
+            "replay of */saved.json: the replay file does not say which sources it was "
+            "recorded on, so whether this run (commit *, build inputs *) is the same system "
+            "is unknown",
+            "replay of */saved.json: reproduced 2/2 (on sources the file does not name)",
             "*reproduced 2/2: the schedule still breaks an invariant",
             "*run 1: [[]replies well formed: fail[]]*",
             "*chaos-harness summary*",
-            "seed *; seeded bugs on: no-fallback",
+            "seed *; seeded bugs on: no-fallback; source: commit *, build inputs *",
             "*replies well formed*FAIL*",
             "faults fired: 2 (link_down x2)",
         ]

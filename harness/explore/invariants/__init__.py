@@ -69,6 +69,7 @@ def generic() -> list[Invariant]:
     from harness.explore.invariants.goroutines import NoLeakedGoroutines
     from harness.explore.invariants.process import NoRuntimeReports, Survives
     from harness.explore.invariants.replies import RepliesWellFormed, WithinBudget
+    from harness.explore.invariants.shutdown import AnswersInFlightOnSigterm
 
     return [
         Survives(),
@@ -76,4 +77,5 @@ def generic() -> list[Invariant]:
         NoLeakedGoroutines(),
         WithinBudget(),
         RepliesWellFormed(),
+        AnswersInFlightOnSigterm(),
     ]

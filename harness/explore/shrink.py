@@ -1,0 +1,163 @@
+"""The engine's own shrinking pass: drop the steps of a failing schedule that do not matter.
+
+Hypothesis shrinks the choices an example was drawn from, and within a hard budget it may
+stop before every step that does not matter is gone. This pass works on the schedule
+itself, one example per candidate: it drops a whole fault episode first (a fault turned on,
+with the step that turns it off), then a fault that lands during a burst (the burst stays),
+then each other step (a wait, a burst). A candidate is kept when it still breaks the
+invariant the failure broke first; the pass starts again from it, and ends when no single
+drop keeps the failure or the budget has no room for another example.
+
+A candidate keeps the gaps between the steps that are left (:meth:`Schedule.without`), so a
+failure that needs a fault to land at a given moment is tried with the same timing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from faults import Fault, FaultOff, FaultOn, LoadBurst, Schedule, Wait
+from harness.errors import ChaosError, FaultError
+from harness.explore.engine import InvariantBroken, run_example
+
+if TYPE_CHECKING:
+    from harness.environment import Environment
+    from harness.explore.calibration import Calibration
+    from harness.explore.model import SystemModel
+    from harness.explore.profiles import Budget
+    from harness.explore.replays import Failure, FailureLog
+
+__all__ = ["EXAMPLE_OVERHEAD_S", "candidates", "minimize"]
+
+EXAMPLE_OVERHEAD_S = 3.0  # an example's start and end checks, besides its steps
+
+
+def candidates(schedule: Schedule) -> Iterator[tuple[str, Schedule]]:
+    """Smaller schedules, the biggest cuts first, each with what it leaves out (a cut that
+    leaves no schedule at all, a fault switched off that was never on, is skipped)."""
+    steps = schedule.steps
+    cuts: list[tuple[str, Callable[[], Schedule]]] = []
+    for index, step in enumerate(steps):
+        if isinstance(step, FaultOn):
+            cuts.append(_cut(schedule, f"without {step.fault.describe()}", index, [step.fault]))
+        elif isinstance(step, LoadBurst) and step.during:
+            cuts.append(_cut(schedule, f"without {step.describe()}", index, _during_faults(step)))
+    for index, step in enumerate(steps):
+        if isinstance(step, LoadBurst) and step.during:
+            cuts.append((f"without the faults during step {index}", _calm(schedule, index, step)))
+    for index, step in enumerate(steps):
+        if isinstance(step, Wait) or (isinstance(step, LoadBurst) and not step.during):
+            cuts.append((f"without {step.describe()}", _dropping(schedule, [index])))
+    for what, build in cuts:
+        try:
+            smaller = build()
+        except FaultError:
+            continue
+        if smaller.steps:
+            yield what, smaller
+
+
+def _dropping(schedule: Schedule, indexes: list[int]) -> Callable[[], Schedule]:
+    return lambda: schedule.without(indexes)
+
+
+def _calm(schedule: Schedule, index: int, step: LoadBurst) -> Callable[[], Schedule]:
+    """The burst at ``index`` without the faults that land during it (nor their ends)."""
+
+    def build() -> Schedule:
+        # The ends come after the burst, so dropping them first leaves its index as it was.
+        ended = schedule.without(_offs(schedule.steps, index, _during_faults(step)))
+        kept = dataclasses.replace(step, during=())
+        steps = tuple(kept if i == index else s for i, s in enumerate(ended.steps))
+        return Schedule(steps, ended.offsets)
+
+    return build
+
+
+def _during_faults(step: LoadBurst) -> list[Fault]:
+    return [at.step.fault for at in step.during if isinstance(at.step, FaultOn)]
+
+
+def _offs(steps: tuple[object, ...], after: int, faults: list[Fault]) -> list[int]:
+    """The indexes of the steps after ``after`` that turn ``faults`` off."""
+    wanted = list(faults)
+    found = []
+    for index in range(after + 1, len(steps)):
+        step = steps[index]
+        if isinstance(step, FaultOff) and step.fault in wanted:
+            wanted.remove(step.fault)
+            found.append(index)
+    return found
+
+
+def _cut(
+    schedule: Schedule, what: str, index: int, faults: list[Fault]
+) -> tuple[str, Callable[[], Schedule]]:
+    """Without the step at ``index`` and the steps that turn its ``faults`` off."""
+    return what, _dropping(schedule, [index, *_offs(schedule.steps, index, faults)])
+
+
+def minimize(
+    env: Environment,
+    model: SystemModel,
+    failure: Failure,
+    log: FailureLog,
+    *,
+    budget: Budget,
+    calibration: Calibration | None = None,
+) -> Failure:
+    """The smallest failing schedule this pass finds from ``failure`` within ``budget``."""
+    best = failure
+    tried: set[Schedule] = set()
+    # A candidate is a part of the failing schedule: it takes about as long as the failing
+    # example did, at most (its steps, then the start and the end checks).
+    offsets = failure.schedule.offsets
+    longest = [(offsets[-1] if offsets else 0.0) + EXAMPLE_OVERHEAD_S]
+    improved = True
+    while improved:
+        improved = False
+        for what, candidate in candidates(best.schedule):
+            if candidate in tried:
+                continue
+            if time.monotonic() + max(longest) > budget.end:
+                env.events.progress("shrinking: out of budget, keeping the shortest so far")
+                return best
+            tried.add(candidate)
+            began = time.monotonic()
+            found = _attempt(env, model, candidate, log, budget, calibration)
+            longest.append(time.monotonic() - began)
+            if found is None or not best.same_cause(found):
+                env.events.progress(f"shrinking: {what}: no longer breaks it")
+                continue
+            env.events.progress(f"shrinking: {what}: still breaks it")
+            best = found
+            improved = True
+            break
+    return best
+
+
+def _attempt(
+    env: Environment,
+    model: SystemModel,
+    schedule: Schedule,
+    log: FailureLog,
+    budget: Budget,
+    calibration: Calibration | None,
+) -> Failure | None:
+    """Run one candidate as an example: the failure it broke, or None if it kept every
+    invariant (or the system could not be brought to its baseline for it)."""
+    log.count_example()
+    began = time.monotonic()
+    try:
+        run_example(env, model, schedule, calibration=calibration)
+    except InvariantBroken as exc:
+        return exc.failure
+    except ChaosError as exc:
+        env.events.progress(f"shrinking: a candidate could not run: {exc}")
+        return None
+    finally:
+        budget.took(time.monotonic() - began)
+    return None
