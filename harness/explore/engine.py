@@ -5,7 +5,13 @@ steps say (a fault on, a fault off, a wait, a burst of one of the model's operat
 checks invariants as it goes. The Hypothesis state machine (:mod:`harness.explore.machine`)
 calls it one step at a time; a replay (:func:`run_example`) hands it to
 :func:`faults.schedule.run_schedule`, the one interpreter of schedules. Either way every
-step is recorded, so a failure comes with the schedule that caused it.
+step is recorded with when it started, a burst with the faults that landed while its
+requests were in flight and an HTTP fault with its seed, so a failure comes with the
+schedule that caused it, as a replay needs it.
+
+An example starts from a healed baseline: faults healed, stopped services started, and a
+service that fails its readiness check restarted (:func:`restore`); a system that cannot
+be brought there is :class:`Unjudgeable`, not a finding.
 
 What it checks comes from invariants (:mod:`harness.explore.invariants`): the generic ones,
 which hold for any HTTP service whatever it does, and the model's. An example does not
