@@ -101,6 +101,9 @@ class Environment:
                 for link in self.topology.links.values():
                     listen, upstream = self.backend.proxy_endpoints(link)
                     self._proxies[link.name] = server.create(link, listen, upstream)
+        # Read now, while the sources are the ones just built: a run that lasts while
+        # someone commits must still record what it ran.
+        _ = self.source
 
     def _server(self, host: str, port: int, *, counts_traffic: bool = False) -> ToxiproxyServer:
         server = ToxiproxyServer(host, port, counts_traffic=counts_traffic)
@@ -114,8 +117,8 @@ class Environment:
 
     @functools.cached_property
     def source(self) -> SourceState:
-        """The sources this system was built from: commit and build inputs (read once,
-        after :meth:`start` built it)."""
+        """The sources this system was built from: commit and build inputs (read once, at
+        the end of :meth:`start`)."""
         from harness.source import source_state
 
         return source_state(self.topology, getattr(self.backend, "build_args", None))
