@@ -129,10 +129,12 @@ def exploration_machine(
             budget.failure_found(worker)
 
     def live(machine: SystemExploration) -> ExampleRun | None:
-        """The example's run, unless it passes without touching the system, or the budget
-        ends before its next step (then its steps so far are its schedule)."""
+        """The example's run, unless it passes without touching the system, the budget ends
+        before its next step, or an invariant broke already: then its steps so far are its
+        schedule (later steps cannot have caused what broke; the end checks still run, and
+        a shrink candidate takes no longer than what it needs)."""
         run = machine.run
-        if run is None or (budget is not None and time.monotonic() >= budget.end):
+        if run is None or run.failed or (budget is not None and time.monotonic() >= budget.end):
             return None
         return run
 
@@ -249,7 +251,7 @@ def exploration_machine(
 
         @invariant()
         def after_each_step(self) -> None:
-            if self.run is not None:
+            if self.run is not None and not self.run.failed:
                 self.run.after_step()
 
         def teardown(self) -> None:
