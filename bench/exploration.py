@@ -36,7 +36,15 @@ from bench import tools
 from harness.backends.docker import DockerBackend, docker_client
 from harness.environment import Environment
 from harness.errors import ChaosError
-from harness.explore import REPLAY_DIR, explore, load_replay, recorded_run, replay, save_replay
+from harness.explore import (
+    REPLAY_DIR,
+    explore,
+    load_replay,
+    recorded_run,
+    replay,
+    replay_runs,
+    save_replay,
+)
 from harness.labels import new_session_id
 from harness.topology import load_topology
 from suites.model import ReferenceModel
@@ -127,7 +135,12 @@ def measure(
             env, seed=env.seed, message=failure.message, bugs=list(bugs), race=race
         )
         path = save_replay(failure.schedule, ROOT / REPLAY_DIR, label=label, recorded=recorded)
-        failed, _ = replay(env, ReferenceModel(), failure.schedule, replays) if replays else (0, [])
+        failed = 0
+        if replays:
+            result = replay_runs(env, ReferenceModel(), failure.schedule, replays)
+            failed = result.failed
+            for kept in result.kept:  # why a replay did not reproduce it
+                print(f"{bug or 'correct'}: replay {kept}", flush=True)
         return Row(
             bug or "correct",
             found.examples,

@@ -22,9 +22,11 @@ from harness.explore.engine import (
     ExampleRun,
     InvariantBroken,
     Landed,
+    ReplayResult,
     Unjudgeable,
     check_schedule,
     replay,
+    replay_runs,
     run_example,
 )
 from harness.explore.machine import Exploration, explore
@@ -57,6 +59,7 @@ __all__ = [
     "Landed",
     "Operation",
     "Profile",
+    "ReplayResult",
     "SavedReplay",
     "SystemModel",
     "Unjudgeable",
@@ -68,6 +71,7 @@ __all__ = [
     "recorded_run",
     "replay",
     "replay_command",
+    "replay_runs",
     "reproduced_line",
     "run_example",
     "save_replay",

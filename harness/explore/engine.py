@@ -78,12 +78,14 @@ __all__ = [
     "ExampleRun",
     "InvariantBroken",
     "Landed",
+    "ReplayResult",
     "Unjudgeable",
     "broken_message",
     "calibrated",
     "check_schedule",
     "patient_timeout_s",
     "replay",
+    "replay_runs",
     "restore",
     "run_example",
 ]
@@ -628,13 +630,60 @@ def replay(
     env: Environment, model: SystemModel, schedule: Schedule, runs: int
 ) -> tuple[int, list[str]]:
     """Run ``schedule`` ``runs`` times; (how many broke an invariant, their messages)."""
+    result = replay_runs(env, model, schedule, runs)
+    return result.failed, result.broke
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What ``runs`` replays of a schedule came to: the messages of those that broke an
+    invariant, and for those that kept every one, what they could not judge (an invariant
+    that said unknown, say, because no request was in flight when the fault landed):
+    where a replay that did not reproduce tells why."""
+
+    runs: int
+    broke: list[str]
+    kept: list[str]
+
+    @property
+    def failed(self) -> int:
+        return len(self.broke)
+
+
+class _Unknowns:
+    """The first unknown verdict of each check an example gives."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, str] = {}
+
+    def on_verdict(self, verdict: Verdict) -> None:
+        if verdict.outcome is Outcome.UNKNOWN:
+            self.first.setdefault(verdict.check, verdict.message.splitlines()[0])
+
+    @property
+    def seen(self) -> list[str]:
+        return [f"[{check}: unknown] {message}" for check, message in self.first.items()]
+
+
+def replay_runs(
+    env: Environment, model: SystemModel, schedule: Schedule, runs: int
+) -> ReplayResult:
+    """Run ``schedule`` ``runs`` times, each as an example from a healed baseline."""
     check_schedule(env, model, schedule)
     calibration = calibrated(env, model)
-    messages: list[str] = []
+    broke: list[str] = []
+    kept: list[str] = []
     for number in range(1, runs + 1):
         env.events.progress(f"replay {number}/{runs}")
+        unknowns = _Unknowns()
+        env.events.subscribe(unknowns)
         try:
             run_example(env, model, schedule, calibration=calibration)
         except InvariantBroken as exc:
-            messages.append(f"run {number}: {exc}")
-    return len(messages), messages
+            broke.append(f"run {number}: {exc}")
+            continue
+        finally:
+            env.events.unsubscribe(unknowns)
+        why = "; ".join(unknowns.seen) or "every invariant was judged"
+        kept.append(f"run {number} kept every invariant ({why})")
+    return ReplayResult(runs, broke, kept)

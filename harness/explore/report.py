@@ -19,7 +19,7 @@ import pytest
 
 from harness.checks import Verdict
 from harness.errors import ConfigError
-from harness.explore.engine import Unjudgeable, check_schedule, replay
+from harness.explore.engine import Unjudgeable, check_schedule, replay_runs
 from harness.explore.machine import Exploration, explore
 from harness.explore.model import SystemModel
 from harness.explore.replays import (
@@ -135,7 +135,8 @@ def run_replay(
     if other_sources is not None:
         env.events.note(f"replay of {path}: {other_sources}")
         write_now(request.config, f"\nreplay of {path}: {other_sources}")
-    failed, messages = replay(env, model, saved.schedule, runs)
+    result = replay_runs(env, model, saved.schedule, runs)
+    failed, messages = result.failed, result.broke
     line = reproduced_line(failed, runs)
     where = ""
     if other_sources is not None:
@@ -146,6 +147,9 @@ def run_replay(
         )
     env.events.note(f"replay of {path}: {line}{where}")
     write_now(request.config, f"\nreplay of {path}: {line}{where}")
+    if failed and result.kept:
+        # Some runs did not reproduce it: what they could not judge says why.
+        write_now(request.config, "\n".join(f"  {kept}" for kept in result.kept))
     if failed:
         shown = "\n".join(messages[:3])
         pytest.fail(f"{line}: the schedule still breaks an invariant\n{shown}", pytrace=False)

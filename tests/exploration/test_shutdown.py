@@ -42,6 +42,7 @@ from harness.explore import (
     load_replay,
     recorded_run,
     replay,
+    replay_runs,
     run_example,
     save_replay,
 )
@@ -146,6 +147,15 @@ def test_a_sigkill_or_a_sigterm_with_nothing_in_flight_is_not_judged(demo: Demo)
         assert broken is None or NAME not in str(broken)
         assert Outcome.FAIL not in verdicts.of(NAME)
         assert Outcome.PASS not in verdicts.of(NAME)
+
+
+def test_a_replay_that_keeps_every_invariant_says_what_it_could_not_judge(demo: Demo) -> None:
+    # Landing before any request is 0.25 s old, the SIGTERM finds nothing to judge: the
+    # replay says so rather than just "kept".
+    result = replay_runs(demo.env, DrainDemo(), mid_burst(Terminate("front"), at_s=0.1), 1)
+    assert result.failed == 0
+    assert result.kept[0].startswith("run 1 kept every invariant ([" + NAME + ": unknown]")
+    assert "no request sent at least 0.25 s before it was still in flight" in result.kept[0]
 
 
 def test_a_timing_dependent_failure_replays_from_its_file_at_least_4_times_in_5(
