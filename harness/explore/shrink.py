@@ -129,7 +129,9 @@ def minimize(
             began = time.monotonic()
             found = _attempt(env, model, candidate, log, budget, calibration)
             longest.append(time.monotonic() - began)
-            if found is None or not best.same_cause(found):
+            # Always the invariant the exploration found broken first, so that a chain of
+            # candidates cannot drift to another finding.
+            if found is None or not failure.same_cause(found):
                 env.events.progress(f"shrinking: {what}: no longer breaks it")
                 continue
             env.events.progress(f"shrinking: {what}: still breaks it")
