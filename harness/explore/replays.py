@@ -101,13 +101,18 @@ class FailureLog:
         Hypothesis shrinks toward short examples, so the latest of the shortest is the one
         it settled on.
         """
-        if not self.failures:
-            return None
-        ranked = sorted(
-            enumerate(self.failures),
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
+
+    def ranked(self) -> list[Failure]:
+        """Every failure, the shortest first (as :meth:`shortest` ranks them)."""
+        with self.lock:
+            failures = list(self.failures)
+        ordered = sorted(
+            enumerate(failures),
             key=lambda p: (p[1].fault_steps, len(p[1].schedule.steps), -p[0]),
         )
-        return ranked[0][1]
+        return [failure for _, failure in ordered]
 
 
 def fault_steps(schedule: Schedule) -> int:

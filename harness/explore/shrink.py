@@ -5,8 +5,9 @@ stop before every step that does not matter is gone. This pass works on the sche
 itself, one example per candidate: it drops a whole fault episode first (a fault turned on,
 with the step that turns it off), then a fault that lands during a burst (the burst stays),
 then each other step (a wait, a burst). A candidate is kept when it still breaks the
-invariant the failure broke first; the pass starts again from it, and ends when no single
-drop keeps the failure or the budget has no room for another example.
+invariant the failure broke first, twice in a row (a failure that hangs on timing or a
+race must not be shrunk on one lucky run); the pass starts again from it, and ends when no
+single drop keeps the failure or the budget has no room for another example.
 
 A candidate keeps the gaps between the steps that are left (:meth:`Schedule.without`), so a
 failure that needs a fault to land at a given moment is tried with the same timing.
@@ -109,30 +110,57 @@ def minimize(
     budget: Budget,
     calibration: Calibration | None = None,
 ) -> Failure:
-    """The smallest failing schedule this pass finds from ``failure`` within ``budget``."""
-    best = failure
-    tried: set[Schedule] = set()
+    """The smallest failing schedule this pass finds from ``failure`` within ``budget``.
+
+    A failure that hangs on timing or on a race does not break every run, and one lucky
+    run must not make a schedule the report. So the pass starts from the shortest failure
+    of ``log`` that breaks the same invariant once more (``failure`` itself if none does
+    in time), and keeps a candidate only if it breaks it twice in a row.
+    """
     # A candidate is a part of the failing schedule: it takes about as long as the failing
     # example did, at most (its steps, then the start and the end checks).
     offsets = failure.schedule.offsets
     longest = [(offsets[-1] if offsets else 0.0) + EXAMPLE_OVERHEAD_S]
+
+    def fits() -> bool:
+        return time.monotonic() + max(longest) <= budget.end
+
+    def attempt(schedule: Schedule) -> Failure | None:
+        """One run; the failure if it broke what ``failure`` broke first (always that one,
+        so that a chain of candidates cannot drift to another finding)."""
+        began = time.monotonic()
+        found = _attempt(env, model, schedule, log, budget, calibration)
+        longest.append(time.monotonic() - began)
+        return found if found is not None and failure.same_cause(found) else None
+
+    best = failure
+    for known in log.ranked():
+        if not fits():
+            break
+        if not failure.same_cause(known):
+            continue
+        again = attempt(known.schedule)
+        if again is not None:
+            env.events.progress("shrinking: starting from a failure that broke it again")
+            best = again
+            break
+        env.events.progress("shrinking: a failure did not break it again; trying a longer one")
+    tried: set[Schedule] = set()
     improved = True
     while improved:
         improved = False
         for what, candidate in candidates(best.schedule):
             if candidate in tried:
                 continue
-            if time.monotonic() + max(longest) > budget.end:
+            if not fits():
                 env.events.progress("shrinking: out of budget, keeping the shortest so far")
                 return best
             tried.add(candidate)
-            began = time.monotonic()
-            found = _attempt(env, model, candidate, log, budget, calibration)
-            longest.append(time.monotonic() - began)
-            # Always the invariant the exploration found broken first, so that a chain of
-            # candidates cannot drift to another finding.
-            if found is None or not failure.same_cause(found):
-                env.events.progress(f"shrinking: {what}: no longer breaks it")
+            found = attempt(candidate)
+            if found is not None and fits():
+                found = attempt(candidate)  # once more: a lucky run is no finding
+            if found is None:
+                env.events.progress(f"shrinking: {what}: no longer breaks it every time")
                 continue
             env.events.progress(f"shrinking: {what}: still breaks it")
             best = found
