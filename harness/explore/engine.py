@@ -53,11 +53,13 @@ from harness.checks import (
     Verdict,
     goroutine_baseline,
     no_leaked_goroutines,
+    no_runtime_reports,
     snapshot,
 )
 from harness.errors import ChaosError, ConfigError
 from harness.explore.calibration import Calibration, calibrate
 from harness.explore.invariants import Invariant, Rank, generic
+from harness.explore.invariants.process import RUNTIME_REPORTS
 from harness.explore.invariants.replies import EPSILON_MS
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.explore.replays import Failure
@@ -584,6 +586,7 @@ def calibrated(env: Environment, model: SystemModel) -> Calibration:
     baseline = ExampleRun(env, model)
     baseline.start()
     calibration = calibrate(env, model, baseline.operations)
+    _fresh_after_reports(env, model, baseline)
     dead = [b for b in calibration.operations.values() if b.sent and not b.succeeded]
     if not dead:
         return calibration
@@ -607,6 +610,26 @@ def calibrated(env: Environment, model: SystemModel) -> Calibration:
             "be judged (is the model's request right? does the system answer it?)"
         )
     return calibration
+
+
+def _fresh_after_reports(env: Environment, model: SystemModel, baseline: ExampleRun) -> None:
+    """Restart a service whose log shows a runtime report (a data race, a panic) since
+    ``baseline`` started: the race detector reports each race once per process, so a race
+    the calibration's own requests drew would stay unseen by every example after it."""
+    for name in baseline.watched:
+        verdict = no_runtime_reports(
+            env,
+            name,
+            since=baseline.snapshots[name].log_mark,
+            kinds=RUNTIME_REPORTS,
+            also=model.log_reports,
+        )
+        if verdict.outcome is Outcome.FAIL:
+            env.events.progress(
+                f"restarting {name}: it logged a runtime report before any fault, and a race "
+                "detector tells each race once per process"
+            )
+            env.restart(name)
 
 
 def run_example(
