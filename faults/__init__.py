@@ -33,6 +33,7 @@ from faults.network import (
 from faults.partition import Disconnect, Isolate, LinkDown, Split
 from faults.process import Kill, Pause, ProcessFault, Restart, Terminate
 from faults.schedule import (
+    At,
     FaultOff,
     FaultOn,
     LoadBurst,
@@ -49,6 +50,7 @@ from faults.schedule import (
 )
 
 __all__ = [
+    "At",
     "Bandwidth",
     "Blackhole",
     "Disconnect",

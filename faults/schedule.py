@@ -1,6 +1,12 @@
 """Schedules: a sequence of steps (fault on, fault off, wait, load burst) saved as JSON and
 replayed step by step.
 
+A burst may carry fault steps of its own (``LoadBurst(..., during=(At(0.3, FaultOn(f)),))``):
+they are taken ``at_s`` seconds into the burst, while its requests are in flight, the way
+Jepsen's nemesis acts concurrently with the clients. A schedule may also carry the
+``offsets`` at which each step started in the run that recorded it: a replay starts no step
+earlier than that, so timing-dependent failures see the same gaps.
+
 A :class:`Schedule` is a value like a fault: it is checked when built (a fault switched off
 that is not on, a wait of minus one second, ... are refused), round-trips through JSON, and
 its ``repr`` is the Python code that builds it, so a failing schedule can be printed and
@@ -20,7 +26,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,9 +35,11 @@ from faults.validation import check_service_name
 from harness.errors import ChaosError, FaultError
 
 if TYPE_CHECKING:
-    from harness.load import LoadResult
+    from harness.load import LoadResult, LoadRun
 
 __all__ = [
+    "FORMAT_VERSION",
+    "At",
     "FaultOff",
     "FaultOn",
     "LoadBurst",
@@ -48,7 +56,8 @@ __all__ = [
     "schedule_from_json",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: bursts with fault steps during them, and step offsets
+READABLE_VERSIONS = (1, 2)  # a version 1 file is a version 2 file without either
 MAX_WAIT_S = 600.0
 MAX_BURST_S = 60.0
 MAX_BURST_RATE = 2000.0
@@ -59,6 +68,18 @@ class ScheduleTarget(FaultTarget, Protocol):
     """A running system a schedule can drive: faults, and load for its bursts."""
 
     def load(self, service: str, request: str, **options: Any) -> LoadResult: ...
+
+    def start_load(
+        self,
+        service: str,
+        request: str,
+        *,
+        rate: float,
+        seconds: float,
+        max_requests: int | None = None,
+        timeout: float = 5.0,
+        **options: Any,
+    ) -> LoadRun: ...
 
 
 class StepExecutor(Protocol):
@@ -95,7 +116,7 @@ class PlainExecutor:
         time.sleep(seconds)
 
     def burst(self, step: LoadBurst) -> LoadResult | None:
-        return self.target.load(
+        run = self.target.start_load(
             step.service,
             step.request,
             rate=step.rate,
@@ -103,6 +124,25 @@ class PlainExecutor:
             max_requests=step.max_requests,
             timeout=step.timeout_s,
         )
+        try:
+            for at in step.during:
+                sleep_until(run.history.now, at.at_s)
+                if isinstance(at.step, FaultOn):
+                    at.step.fault.apply(self.target)
+                else:
+                    at.step.fault.heal(self.target)
+        except BaseException:
+            run.stop()  # send nothing more; the requests in flight end before this returns
+            run.wait()
+            raise
+        return run.wait()
+
+
+def sleep_until(clock: Callable[[], float], at_s: float) -> None:
+    """Sleep until ``clock()`` (seconds on some clock) reads ``at_s``; at once if it has."""
+    remaining = at_s - clock()
+    if remaining > 0:
+        time.sleep(remaining)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +189,8 @@ class LoadBurst:
     """Send ``request`` to ``service`` at ``rate`` per second for ``seconds`` (open model).
 
     Each request waits at most ``timeout_s`` seconds for its answer; the burst ends when
-    the last one has answered or timed out.
+    the last one has answered or timed out. ``during`` holds fault steps taken while the
+    requests are in flight, each ``at_s`` seconds after the burst began (in order).
     """
 
     service: str
@@ -157,6 +198,7 @@ class LoadBurst:
     rate: float = 10.0
     seconds: float = 1.0
     timeout_s: float = 5.0
+    during: tuple[At, ...] = ()
 
     def __post_init__(self) -> None:
         check_service_name("LoadBurst", "service", self.service)
@@ -169,13 +211,60 @@ class LoadBurst:
         _check_seconds("LoadBurst.rate", self.rate, MAX_BURST_RATE, unit="requests per second")
         _check_seconds("LoadBurst.seconds", self.seconds, MAX_BURST_S)
         _check_seconds("LoadBurst.timeout_s", self.timeout_s, 120.0)
+        if isinstance(self.during, str) or not isinstance(self.during, Sequence):
+            raise FaultError(f"LoadBurst.during must be a list of At(...), got {self.during!r}")
+        object.__setattr__(self, "during", tuple(self.during))
+        last = 0.0
+        for at in self.during:
+            if not isinstance(at, At):
+                raise FaultError(
+                    f"LoadBurst.during holds At(seconds, FaultOn(...)) steps, got {at!r}"
+                )
+            if at.at_s > self.seconds:
+                raise FaultError(
+                    f"LoadBurst.during: {at.describe()} comes after the burst's last request "
+                    f"({self.seconds:g} s); make it a step of its own after the burst"
+                )
+            if at.at_s < last:
+                raise FaultError("LoadBurst.during must be in the order of at_s")
+            last = at.at_s
 
     @property
     def max_requests(self) -> int:
         return max(1, math.ceil(self.rate * self.seconds))
 
+    def __repr__(self) -> str:  # code that builds it, without the empty ``during``
+        during = f", during={self.during!r}" if self.during else ""
+        return (
+            f"LoadBurst(service={self.service!r}, request={self.request!r}, rate={self.rate!r}, "
+            f"seconds={self.seconds!r}, timeout_s={self.timeout_s!r}{during})"
+        )
+
     def describe(self) -> str:
-        return f"load {self.request} on {self.service} at {self.rate:g}/s for {self.seconds:g} s"
+        text = f"load {self.request} on {self.service} at {self.rate:g}/s for {self.seconds:g} s"
+        if self.during:
+            text += "; " + "; ".join(at.describe() for at in self.during)
+        return text
+
+
+@dataclasses.dataclass(frozen=True)
+class At:
+    """A fault step taken ``at_s`` seconds into a burst, while its requests are in flight."""
+
+    at_s: float
+    step: FaultOn | FaultOff
+
+    def __post_init__(self) -> None:
+        value = self.at_s
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise FaultError(f"At.at_s must be a number of seconds, got {value!r}")
+        if not 0 <= value <= MAX_BURST_S:
+            raise FaultError(f"At.at_s must be between 0 and {MAX_BURST_S:g} seconds, got {value}")
+        if not isinstance(self.step, FaultOn | FaultOff):
+            raise FaultError(f"At.step must be FaultOn(...) or FaultOff(...), got {self.step!r}")
+
+    def describe(self) -> str:
+        return f"at {self.at_s:g} s {self.step.describe()}"
 
 
 Step = FaultOn | FaultOff | Wait | LoadBurst
@@ -189,39 +278,71 @@ _STEP_NAMES: dict[type[Any], str] = {
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-    """Steps to run in order. Building it checks that every fault switched off is on."""
+    """Steps to run in order. Building it checks that every fault switched off is on.
+
+    ``offsets``, when given (one per step), say when each step started in the run that
+    recorded the schedule, in seconds since its start; :func:`run_schedule` starts no step
+    earlier than its offset.
+    """
 
     steps: tuple[Step, ...]
+    offsets: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, str) or not isinstance(self.steps, Sequence):
             raise FaultError(f"Schedule.steps must be a list of steps, got {self.steps!r}")
         object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "offsets", tuple(self.offsets))
         if len(self.steps) > MAX_STEPS:
             raise FaultError(f"a schedule has at most {MAX_STEPS} steps, got {len(self.steps)}")
         on: list[Fault] = []
         for index, step in enumerate(self.steps):
-            if isinstance(step, FaultOn):
-                if step.fault in on:
-                    raise FaultError(
-                        f"step {index} turns on {step.fault.describe()}, which is already on"
-                    )
-                on.append(step.fault)
-            elif isinstance(step, FaultOff):
-                if step.fault not in on:
-                    raise FaultError(
-                        f"step {index} turns off {step.fault.describe()}, which is not on; "
-                        "a FaultOff needs an earlier FaultOn of the same fault"
-                    )
-                on.remove(step.fault)
-            elif not isinstance(step, Wait | LoadBurst):
+            if not isinstance(step, FaultOn | FaultOff | Wait | LoadBurst):
                 raise FaultError(
                     f"step {index} is {step!r}; a step is FaultOn, FaultOff, Wait or LoadBurst"
                 )
+            for fault_step in _fault_steps(step):
+                _switch(on, index, fault_step)
+        if self.offsets:
+            if len(self.offsets) != len(self.steps):
+                raise FaultError(
+                    f"Schedule.offsets has {len(self.offsets)} offsets for {len(self.steps)} "
+                    "steps; give one per step, or none"
+                )
+            for value in self.offsets:
+                _check_seconds("Schedule.offsets", value, 24 * 3600.0, low_inclusive=True)
+            if list(self.offsets) != sorted(self.offsets):
+                raise FaultError("Schedule.offsets must not decrease: steps run in order")
+
+    def __repr__(self) -> str:  # code that builds it, without the empty ``offsets``
+        offsets = f", offsets={self.offsets!r}" if self.offsets else ""
+        return f"Schedule(steps={self.steps!r}{offsets})"
 
     def faults(self) -> list[Fault]:
-        """Every fault the schedule turns on, in order."""
-        return [step.fault for step in self.steps if isinstance(step, FaultOn)]
+        """Every fault the schedule turns on, in order (those during bursts included)."""
+        return [
+            fault_step.fault
+            for step in self.steps
+            for fault_step in _fault_steps(step)
+            if isinstance(fault_step, FaultOn)
+        ]
+
+    def without(self, indexes: Iterable[int]) -> Schedule:
+        """The schedule without the steps at ``indexes``; later offsets move earlier by the
+        time the dropped steps took (a FaultError if what is left is not well formed)."""
+        dropped = set(indexes)
+        steps = tuple(step for i, step in enumerate(self.steps) if i not in dropped)
+        if not self.offsets:
+            return Schedule(steps)
+        offsets: list[float] = []
+        shift = 0.0
+        for i, start in enumerate(self.offsets):
+            if i in dropped:
+                end = self.offsets[i + 1] if i + 1 < len(self.offsets) else start
+                shift += end - start
+            else:
+                offsets.append(round(max(0.0, start - shift), 3))
+        return Schedule(steps, tuple(offsets))
 
     def validate(self, target: FaultTarget) -> None:
         for fault in self.faults():
@@ -234,7 +355,13 @@ class Schedule:
         return "\n".join(f"{i}. {step.describe()}" for i, step in enumerate(self.steps))
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": FORMAT_VERSION, "steps": [_step_to_json(s) for s in self.steps]}
+        data: dict[str, Any] = {
+            "version": FORMAT_VERSION,
+            "steps": [_step_to_json(s) for s in self.steps],
+        }
+        if self.offsets:
+            data["offsets"] = list(self.offsets)
+        return data
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), sort_keys=True, indent=1)
@@ -256,19 +383,57 @@ def schedule_from_json(data: Mapping[str, Any] | str) -> Schedule:
             raise FaultError(f"a schedule in JSON must be a JSON object: {exc}") from None
     if not isinstance(data, Mapping) or not isinstance(data.get("steps"), list):
         raise FaultError("a schedule in JSON must be an object with a 'steps' list")
-    if data.get("version") != FORMAT_VERSION:
+    version = data.get("version")
+    if version not in READABLE_VERSIONS:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
         raise FaultError(
-            f"schedule format version {data.get('version')!r} is not supported; "
-            f"this harness reads version {FORMAT_VERSION}"
+            f"schedule format version {version!r} is not supported; this harness reads "
+            f"versions {', '.join(map(str, READABLE_VERSIONS))}"
+            + ("; it was written by a newer chaos-harness: upgrade to replay it" if newer else "")
         )
-    return Schedule(tuple(_step_from_json(i, s) for i, s in enumerate(data["steps"])))
+    offsets = data.get("offsets", [])
+    if version == 1 and offsets:
+        raise FaultError("schedule format version 1 has no 'offsets'; write version 2")
+    if not isinstance(offsets, list):
+        raise FaultError(f"a schedule's 'offsets' must be a list of seconds, got {offsets!r}")
+    steps = tuple(_step_from_json(i, s) for i, s in enumerate(data["steps"]))
+    return Schedule(steps, tuple(offsets))
 
 
 def _step_to_json(step: Step) -> dict[str, Any]:
     name = _STEP_NAMES[type(step)]
     if isinstance(step, FaultOn | FaultOff):
         return {"step": name, "fault": step.fault.to_json()}
-    return {"step": name, **dataclasses.asdict(step)}
+    data = {"step": name, **{f.name: getattr(step, f.name) for f in dataclasses.fields(step)}}
+    if isinstance(step, LoadBurst):
+        if step.during:
+            data["during"] = [{"at_s": at.at_s, **_step_to_json(at.step)} for at in step.during]
+        else:
+            del data["during"]  # as a version 1 reader would write it
+    return data
+
+
+def _fault_steps(step: Step) -> list[FaultOn | FaultOff]:
+    """The fault steps a step takes: itself, or those during a burst."""
+    if isinstance(step, FaultOn | FaultOff):
+        return [step]
+    if isinstance(step, LoadBurst):
+        return [at.step for at in step.during]
+    return []
+
+
+def _switch(on: list[Fault], index: int, step: FaultOn | FaultOff) -> None:
+    if isinstance(step, FaultOn):
+        if step.fault in on:
+            raise FaultError(f"step {index} turns on {step.fault.describe()}, which is already on")
+        on.append(step.fault)
+    else:
+        if step.fault not in on:
+            raise FaultError(
+                f"step {index} turns off {step.fault.describe()}, which is not on; "
+                "a FaultOff needs an earlier FaultOn of the same fault"
+            )
+        on.remove(step.fault)
 
 
 def _step_from_json(index: int, raw: object) -> Step:
@@ -294,7 +459,29 @@ def _step_from_json(index: int, raw: object) -> Step:
             f"schedule step {index} ({name}) has no field(s) {extra}; "
             f"its fields are: {', '.join(sorted(allowed))}"
         )
+    if "during" in fields:
+        fields["during"] = tuple(_at_from_json(index, raw) for raw in _list(fields["during"]))
     return cls(**fields)
+
+
+def _list(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise FaultError(f"a burst's 'during' must be a list, got {value!r}")
+    return value
+
+
+def _at_from_json(index: int, raw: object) -> At:
+    if not isinstance(raw, Mapping) or "at_s" not in raw:
+        raise FaultError(
+            f"schedule step {index}: each 'during' entry is an object with 'at_s', 'step' "
+            f"and 'fault', got {raw!r}"
+        )
+    fields = dict(raw)
+    at_s = fields.pop("at_s")
+    step = _step_from_json(index, fields)
+    if not isinstance(step, FaultOn | FaultOff):
+        raise FaultError(f"schedule step {index}: a step during a burst is 'on' or 'off'")
+    return At(at_s, step)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -340,7 +527,8 @@ def run_schedule(
     """Run ``schedule`` against ``target`` (the current chaos environment if None).
 
     ``executor`` does the steps (default: a :class:`PlainExecutor` over ``target``);
-    ``on_step`` is called after each step that succeeded. Faults still on when the run
+    ``on_step`` is called after each step that succeeded. A step with an offset starts no
+    earlier than that many seconds after the run began. Faults still on when the run
     stops are healed on ``target`` directly, whatever the executor.
     """
     if target is None:
@@ -355,6 +543,8 @@ def run_schedule(
     failure: tuple[int, Step, BaseException] | None = None
     try:
         for index, step in enumerate(schedule.steps):
+            if schedule.offsets:
+                sleep_until(lambda: time.monotonic() - started, schedule.offsets[index])
             step_started = time.monotonic() - started
             try:
                 load = _run_step(step, executor, turned_on)
@@ -395,7 +585,13 @@ def _run_step(step: Step, executor: StepExecutor, turned_on: list[Fault]) -> Loa
     elif isinstance(step, Wait):
         executor.wait(step.seconds)
     else:
-        return executor.burst(step)
+        # Before the burst: a fault it turns on half-way is healed however the run ends.
+        turned_on += [at.step.fault for at in step.during if isinstance(at.step, FaultOn)]
+        load = executor.burst(step)
+        for at in step.during:
+            if isinstance(at.step, FaultOff):
+                turned_on.remove(at.step.fault)
+        return load
     return None
 
 
@@ -406,8 +602,12 @@ def _check_fault(owner: str, value: object) -> None:
         )
 
 
-def _check_seconds(name: str, value: object, high: float, unit: str = "seconds") -> None:
+def _check_seconds(
+    name: str, value: object, high: float, unit: str = "seconds", *, low_inclusive: bool = False
+) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         raise FaultError(f"{name} must be a number of {unit}, got {value!r}")
-    if not 0 < value <= high:
+    if low_inclusive and not 0 <= value <= high:
+        raise FaultError(f"{name} must be between 0 and {high:g} {unit}, got {value}")
+    if not low_inclusive and not 0 < value <= high:
         raise FaultError(f"{name} must be more than 0 and at most {high:g} {unit}, got {value}")

@@ -25,6 +25,7 @@ from harness.toxiproxy import ProxyHandle, ToxiproxyServer
 
 if TYPE_CHECKING:
     from faults.base import Fault
+    from harness.source import SourceState
 
 __all__ = ["Environment"]
 
@@ -103,6 +104,9 @@ class Environment:
                 for link in self.topology.links.values():
                     listen, upstream = self.backend.proxy_endpoints(link)
                     self._proxies[link.name] = server.create(link, listen, upstream)
+        # Read now, while the sources are the ones just built: a run that lasts while
+        # someone commits must still record what it ran.
+        _ = self.source
 
     def _server(self, host: str, port: int) -> ToxiproxyServer:
         return self._servers.setdefault((host, port), ToxiproxyServer(host, port))
@@ -121,6 +125,14 @@ class Environment:
         self._counted.clear()
         self._servers.clear()
         self.backend.down()
+
+    @functools.cached_property
+    def source(self) -> SourceState:
+        """The sources this system was built from: commit and build inputs (read once, at
+        the end of :meth:`start`)."""
+        from harness.source import source_state
+
+        return source_state(self.topology, getattr(self.backend, "build_args", None))
 
     # -- addresses and signals -----------------------------------------------------------
 

@@ -296,6 +296,10 @@ def describe_environment(env: Environment) -> dict[str, str]:
     versions = _guarded("Toxiproxy version", env.toxiproxy_versions)
     if versions:
         described["toxiproxy"] = ", ".join(sorted(set(versions)))
+    source = _guarded("source state", lambda: env.source)
+    if source is not None:
+        described["source.commit"] = source.revision
+        described["source.build-inputs"] = source.inputs
     return described
 
 

@@ -91,6 +91,7 @@ class ChaosSession:
                 env.down()
                 raise
             env.events.progress("system ready")
+            self.system = describe_system(topology, settings.bugs, env.source.describe())
         except ChaosError as exc:
             self.environments.remove(env)
             # The harness's own message is the whole story; a traceback through it is noise.
@@ -196,10 +197,13 @@ class ChaosSession:
             reporter.write_line("\n".join(lines))
 
 
-def describe_system(topology: Topology, bugs: tuple[str, ...]) -> str:
-    """What ran, in the summary's words: never "correct" for a system that has no seeded bugs."""
+def describe_system(topology: Topology, bugs: tuple[str, ...], source: str = "") -> str:
+    """What ran, in the summary's words: never "correct" for a system that has no seeded
+    bugs; with ``source``, the sources it was built from (commit, build inputs)."""
     if topology.bugs is None:
-        return f"system: {topology.path.name}, as its compose file builds it"
-    if bugs:
-        return f"seeded bugs on: {', '.join(bugs)}"
-    return "seeded bugs on: none"
+        text = f"system: {topology.path.name}, as its compose file builds it"
+    elif bugs:
+        text = f"seeded bugs on: {', '.join(bugs)}"
+    else:
+        text = "seeded bugs on: none"
+    return f"{text}; source: {source}" if source else text

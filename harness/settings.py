@@ -35,6 +35,7 @@ class Settings:
     replay_runs: int = 1  # how many times to run it
     explore_budget_s: float | None = None  # None: the profile's own time budget
     explore: bool = False  # one exploration test item for the compose file, no test file needed
+    explore_outlast_s: float | None = None  # None: the model's longest period + a margin
 
 
 @dataclass(frozen=True)
@@ -194,8 +195,16 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "explore-budget",
-        "seconds an exploration may spend on new examples (shrinking a failure still "
-        "finishes); default: the profile's (dev 60, ci 45, nightly 1800)",
+        "seconds an exploration may take, shrinking a failure included; default: the "
+        "profile's (dev 60, ci 45, nightly 1800)",
+        _optional_seconds,
+        "",
+        "SECONDS",
+    ),
+    Option(
+        "explore-outlast",
+        "seconds an exploration sometimes holds a fault, to outlast the system's background "
+        "work; default: 3 more than the longest period its model declares (none: never)",
         _optional_seconds,
         "",
         "SECONDS",
@@ -264,6 +273,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
         replay_runs=values["replay-runs"],
         explore_budget_s=values["explore-budget"],
         explore=values["explore"],
+        explore_outlast_s=values["explore-outlast"],
     )
 
 

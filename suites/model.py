@@ -142,6 +142,11 @@ class ReferenceModel(SystemModel):
     def settle_s(self, operations: Sequence[Operation]) -> float:
         return 6.0  # in-flight work (REQUEST_TIMEOUT + the audit's own budget) ends by then
 
+    def periods_s(self, topology: Topology) -> Sequence[float]:
+        # An open breaker lets a probe through after BREAKER_TIMEOUT: a fault held longer
+        # sees the probe fail and the breaker open again.
+        return (gateway_setting_ms(topology, "BREAKER_TIMEOUT", "1s") / 1000,)
+
     # -- start --------------------------------------------------------------------------
 
     def start(self, example: ExampleRun) -> Iterator[Verdict]:
@@ -167,7 +172,7 @@ class ReferenceModel(SystemModel):
     def after_burst(self, example: ExampleRun, burst: Burst) -> Iterator[Verdict]:
         yield from self._bounded_concurrency(example, burst)
         if burst.judged:
-            cut = _cut_off(example, orders=burst.step.request == ORDERS)
+            cut = _cut_off(example, burst, orders=burst.step.request == ORDERS)
             if cut is not None:
                 yield from self._breaker_tripped(example, burst, cut)
 
@@ -267,15 +272,17 @@ class ReferenceModel(SystemModel):
             )
 
 
-def _cut_off(example: ExampleRun, *, orders: bool) -> str | None:
-    """The one downstream every call to which fails under the active faults (its link down;
-    the service killed, stopped, frozen or unplugged), if the burst calls it.
+def _cut_off(example: ExampleRun, burst: Burst, *, orders: bool) -> str | None:
+    """The one downstream every call to which fails under the faults held for the whole
+    burst (its link down; the service killed, stopped, frozen or unplugged), if the burst
+    calls it. A fault that landed half-way through the burst does not count: the calls
+    before it went through.
 
     Only one: with two cut off, an order's failing call cancels the other, and a cancelled
     call rightly does not count against a breaker.
     """
     cut: set[str] = set()
-    for fault in example.active:
+    for fault in burst.held:
         data = fault.to_json()
         if isinstance(fault, LinkDown):
             cut.add(example.env.topology.links[str(data["link"])].upstream_service)

@@ -8,7 +8,8 @@ workload's operations and its own invariants). One module per concern:
 - :mod:`~harness.explore.engine`: one example (:class:`ExampleRun`, a step executor with the
   generic checks) and :func:`replay` through :func:`faults.schedule.run_schedule`;
 - :mod:`~harness.explore.machine`: the Hypothesis state machine and :func:`explore`;
-- :mod:`~harness.explore.profiles`: profiles (dev, ci, nightly) and the time budget;
+- :mod:`~harness.explore.profiles`: profiles (dev, ci, nightly) and the hard time budget;
+- :mod:`~harness.explore.shrink`: the engine's pass that drops steps that do not matter;
 - :mod:`~harness.explore.replays`: failing schedules, replay files, the replay command;
 - :mod:`~harness.explore.report`: the pytest-facing side, :func:`explore_or_replay`
   (imported from there: the rest runs without pytest, from a bench or a script).
@@ -20,8 +21,12 @@ from harness.explore.engine import (
     Burst,
     ExampleRun,
     InvariantBroken,
+    Landed,
+    ReplayResult,
+    Unjudgeable,
     check_schedule,
     replay,
+    replay_runs,
     run_example,
 )
 from harness.explore.invariants.state import StateCheck, read_json
@@ -32,8 +37,10 @@ from harness.explore.replays import (
     REPLAY_DIR,
     Failure,
     FailureLog,
+    SavedReplay,
     fault_steps,
     load_replay,
+    recorded_run,
     replay_command,
     reproduced_line,
     save_replay,
@@ -50,18 +57,24 @@ __all__ = [
     "Failure",
     "FailureLog",
     "InvariantBroken",
+    "Landed",
     "Operation",
     "Profile",
+    "ReplayResult",
+    "SavedReplay",
     "StateCheck",
     "SystemModel",
+    "Unjudgeable",
     "check_schedule",
     "explore",
     "fault_steps",
     "hypothesis_settings",
     "load_replay",
     "read_json",
+    "recorded_run",
     "replay",
     "replay_command",
+    "replay_runs",
     "reproduced_line",
     "run_example",
     "save_replay",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -63,7 +64,6 @@ from harness.errors import ChaosError
 from harness.explore.engine import (
     ExampleRun,
     InvariantBroken,
-    broken_message,
     patient_timeout_s,
 )
 from harness.explore.model import Operation, SystemModel, check_model
@@ -81,7 +81,7 @@ __all__ = ["BUILDERS", "Case", "Coverage", "Shape", "cover", "plan", "schedule_o
 BURST_S = 0.5  # each burst of a coverage example, at its operation's rate
 SHORTEST_BURST_S = 0.125  # shrinking halves bursts down to this
 MILDEST = 0.25  # shrinking halves a fault's strength down to this
-SHRINK_RUNS = 8  # examples a shrink may run
+SHRINK_RUNS = 12  # examples a shrink may run (a candidate is kept after two)
 
 # What a representative fault of each kind is: (target, deadline ms, strength 0-1] -> fault.
 # Strength scales what makes a fault harsher (1: as planned); kinds without a scale
@@ -302,8 +302,12 @@ def cover(
     checks: set[str] = set()  # what the first broken case broke
 
     def run(schedule: Schedule) -> ExampleRun:
-        log.examples += 1
-        return _run(env, model, schedule, calibration, operations, watched)
+        log.count_example()
+        began = time.monotonic()
+        try:
+            return _run(env, model, schedule, calibration, operations, watched)
+        finally:
+            budget.took(time.monotonic() - began)
 
     for number, case in enumerate(cases, start=1):
         if budget.spent:
@@ -312,16 +316,17 @@ def cover(
         env.events.progress(f"coverage {number}/{len(cases)}: {case.label}")
         done = run(schedule_of(case))
         if done.failed:
-            failure = Failure(done.schedule(), broken_message(done.failures))
+            failure = done.failure()
             coverage.broken.append((case, failure))
-            log.add(failure.schedule, failure.message)
+            log.add(failure)
             if len(coverage.broken) == 1:
                 checks = {verdict.check for _, _, verdict in done.failures}
+                budget.failure_found()
         else:
             coverage.held.append(case.label)
     if coverage.broken:
         case, failure = coverage.broken[0]
-        coverage.shrunk = _shrink(env, case, failure, checks, run, shrink_runs)
+        coverage.shrunk = _shrink(env, case, failure, checks, run, shrink_runs, budget)
     return coverage
 
 
@@ -368,23 +373,33 @@ def _shrink(
     wanted: set[str],
     run: Callable[[Schedule], ExampleRun],
     runs: int,
+    budget: Budget,
 ) -> Failure:
     """The smallest shape of ``case`` that still breaks one of the checks ``wanted``
-    (those ``first`` broke), trying at most ``runs`` candidates (greedy: the first smaller
-    one that breaks is kept, and its own candidates are tried next)."""
+    (those ``first`` broke), running at most ``runs`` examples within the budget (greedy:
+    the first smaller one that breaks twice in a row is kept, and its own candidates are
+    tried next; one lucky run of a timing failure would not replay)."""
     shape, best, tried = Shape(), first, 0
-    improved = True
-    while improved and tried < runs:
-        improved = False
-        for candidate in _smaller(case, shape):
-            if tried >= runs:
-                break
+
+    def breaks(candidate: Shape) -> Failure | None:
+        nonlocal tried
+        done = None
+        for _ in range(2):
+            if tried >= runs or not budget.fits(budget.end):
+                return None
             tried += 1
             env.events.progress(f"shrinking {case.label}: {candidate.describe()}")
             done = run(schedule_of(case, candidate))
-            if {verdict.check for _, _, verdict in done.failures} & wanted:
-                shape = candidate
-                best = Failure(done.schedule(), broken_message(done.failures))
-                improved = True
+            if not {verdict.check for _, _, verdict in done.failures} & wanted:
+                return None
+        return done.failure() if done is not None else None
+
+    improved = True
+    while improved:
+        improved = False
+        for candidate in _smaller(case, shape):
+            found = breaks(candidate)
+            if found is not None:
+                shape, best, improved = candidate, found, True
                 break
     return best

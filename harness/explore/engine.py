@@ -5,7 +5,13 @@ steps say (a fault on, a fault off, a wait, a burst of one of the model's operat
 checks invariants as it goes. The Hypothesis state machine (:mod:`harness.explore.machine`)
 calls it one step at a time; a replay (:func:`run_example`) hands it to
 :func:`faults.schedule.run_schedule`, the one interpreter of schedules. Either way every
-step is recorded, so a failure comes with the schedule that caused it.
+step is recorded with when it started, a burst with the faults that landed while its
+requests were in flight and an HTTP fault with its seed, so a failure comes with the
+schedule that caused it, as a replay needs it.
+
+An example starts from a healed baseline: faults healed, stopped services started, and a
+service that fails its readiness check restarted (:func:`restore`); a system that cannot
+be brought there is :class:`Unjudgeable`, not a finding.
 
 What it checks comes from invariants (:mod:`harness.explore.invariants`): the generic ones,
 which hold for any HTTP service whatever it does, and the model's. An example does not
@@ -17,17 +23,21 @@ died is read before the timeouts it caused.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from faults import (
+    At,
     Disconnect,
     Fault,
     FaultOff,
     FaultOn,
+    HttpFault,
     Kill,
     LoadBurst,
     Pause,
@@ -37,13 +47,23 @@ from faults import (
     Wait,
     run_schedule,
 )
-from harness.checks import Outcome, Verdict, goroutine_baseline, snapshot
+from faults.schedule import sleep_until
+from harness.checks import (
+    Outcome,
+    Verdict,
+    goroutine_baseline,
+    no_leaked_goroutines,
+    no_runtime_reports,
+    snapshot,
+)
 from harness.errors import ChaosError, ConfigError
 from harness.explore.calibration import Calibration, calibrate
 from harness.explore.invariants import Invariant, Rank, generic
 from harness.explore.invariants.outcomes import captured_headers
+from harness.explore.invariants.process import RUNTIME_REPORTS
 from harness.explore.invariants.replies import EPSILON_MS
-from harness.explore.model import Operation, SystemModel, check_model
+from harness.explore.model import Operation, StartedBurst, SystemModel, check_model
+from harness.explore.replays import Failure
 from harness.sampler import MetricSampler
 
 if TYPE_CHECKING:
@@ -60,26 +80,65 @@ __all__ = [
     "Burst",
     "ExampleRun",
     "InvariantBroken",
+    "Landed",
+    "ReplayResult",
+    "Unjudgeable",
     "broken_message",
     "calibrated",
     "check_schedule",
     "patient_timeout_s",
     "replay",
+    "replay_runs",
+    "restore",
     "run_example",
 ]
 
 MAX_ACTIVE = 2  # faults on at once
-QUIESCE_S = 0.2  # after healing, before the end-of-example checks
+QUIESCE_S = 1.0  # after healing, the longest the end-of-example checks wait to start
 SAMPLE_EVERY_S = 0.05
 PATIENT_S = 5.0  # the least a patient client waits; more when a budget needs it
+HEALTH_WAIT_S = 2.0  # a service that is not ready this long before an example is restarted
 
 
 class InvariantBroken(Exception):
-    """An invariant failed; the message says which and why.
+    """An invariant failed; the message says which and why, ``failure`` what broke it.
 
     Not an ``AssertionError``: :func:`faults.schedule.run_schedule` turns those into a
     failed step, and a broken invariant is the finding itself, passed through unchanged.
     """
+
+    def __init__(self, message: str, failure: Failure | None = None) -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
+class Unjudgeable(ChaosError):
+    """The system is not healthy before any fault, and restarting what was not did not
+    help: nothing an example does to it could be judged. The message says why."""
+
+
+def restore(env: Environment, services: Iterable[str]) -> list[str]:
+    """Make sure each of ``services`` answers its readiness check (its compose healthcheck,
+    else its health path, else its port), restarting one that does not; return the ones
+    restarted. :class:`Unjudgeable` if a restart does not bring one back."""
+    restarted: list[str] = []
+    for name in services:
+        service = env.topology.service(name)
+        try:
+            env.backend.wait_ready(service, HEALTH_WAIT_S)
+            continue
+        except ChaosError as exc:
+            why = str(exc).splitlines()[0]
+        env.events.progress(f"{name} is not healthy before the example ({why}): restarting it")
+        try:
+            env.restart(name)
+        except ChaosError as exc:
+            raise Unjudgeable(
+                f"{name} was not healthy before any fault ({why}), and a restart did not "
+                f"bring it back: {str(exc).splitlines()[0]}"
+            ) from None
+        restarted.append(name)
+    return restarted
 
 
 def patient_timeout_s(operation: Operation) -> float:
@@ -108,6 +167,23 @@ def _replaces_process(fault: Fault) -> bool:
     return isinstance(fault, ProcessFault) and not isinstance(fault, Pause)
 
 
+@dataclass(frozen=True)
+class Landed:
+    """A fault step taken during a burst: as planned, and when it was taken, in seconds on
+    the burst's history clock (the clock its requests are stamped with)."""
+
+    planned: At
+    at_s: float
+
+    @property
+    def step(self) -> FaultOn | FaultOff:
+        return self.planned.step
+
+    @property
+    def fault(self) -> Fault:
+        return self.planned.step.fault
+
+
 @dataclass
 class Burst:
     """One burst of load, as the model's ``after_burst`` hook sees it."""
@@ -117,10 +193,15 @@ class Burst:
     key: str  # no other burst has it: the prefix of this burst's idempotency keys
     history: History
     sent: int
-    judged: bool  # the service was reachable and the clients patient: timing is judged
+    # The service stayed reachable and the clients were patient: timing is judged.
+    judged: bool
     # The model's sampled services' /metrics: one scrape just before the first request,
     # then every SAMPLE_EVERY_S until the last answer (None: they could not be reached).
     metrics: MetricSampler | None = None
+    # Faults switched on or off while its requests were in flight, and when.
+    during: tuple[Landed, ...] = ()
+    # Faults on from its first request to its last answer (what the whole burst saw).
+    held: tuple[Fault, ...] = ()
 
     def before(self, service: str) -> Metrics | None:
         """A sampled service's /metrics just before the burst (None: not scraped, or the
@@ -145,7 +226,7 @@ class ExampleRun:
 
     env: Environment
     model: SystemModel
-    on_failure: Callable[[Schedule, str], None] | None = None
+    on_failure: Callable[[Failure], None] | None = None
     operations: Sequence[Operation] = ()
     watched: Sequence[str] = ()
     steps: list[Step] = field(default_factory=list)
@@ -164,6 +245,9 @@ class ExampleRun:
     failures: list[tuple[Rank, int, Verdict]] = field(default_factory=list)
     prefix: str = field(default_factory=lambda: f"x{uuid.uuid4().hex[:10]}")
     finished: bool = False
+    # When each step started, in seconds since the first could (a replay keeps the gaps).
+    offsets: list[float] = field(default_factory=list)
+    began: float = 0.0  # time.monotonic() when the example's first step could start
 
     def __post_init__(self) -> None:
         if not self.operations:
@@ -185,20 +269,27 @@ class ExampleRun:
         # Not guarded: a system that cannot be brought back to its baseline is no finding
         # of this example's schedule (which has no step yet), so the error stops the run.
         self.env.reset()
+        restore(self.env, self.watched)
         self._judge(lambda: self.model.start(self), self.model.rank, guarded=False)
-        for name in self.watched:
-            self.snapshots[name] = snapshot(self.env, name)
-            if self.env.topology.service(name).pprof is None:
-                self.unobserved[name] = (
-                    f"{name} declares no pprof endpoint (x-chaos.services.{name}.pprof)"
-                )
-                continue
-            try:
-                self.baselines[name] = goroutine_baseline(self.env, name)
-            except ChaosError as exc:
-                self.unobserved[name] = f"could not read the goroutines of {name}: {exc}"
+        # Each service's process, log mark and goroutines at once: they are independent reads.
+        with ThreadPoolExecutor(max_workers=max(1, len(self.watched))) as pool:
+            list(pool.map(self._observe, self.watched))
         for each in self.invariants:
             self._judge(lambda i=each: i.start(self), each.rank, guarded=False)  # type: ignore[misc]
+        self.began = time.monotonic()
+
+    def _observe(self, name: str) -> None:
+        """The baseline of one watched service: its process and log, and its goroutines."""
+        self.snapshots[name] = snapshot(self.env, name)
+        if self.env.topology.service(name).pprof is None:
+            self.unobserved[name] = (
+                f"{name} declares no pprof endpoint (x-chaos.services.{name}.pprof)"
+            )
+            return
+        try:
+            self.baselines[name] = goroutine_baseline(self.env, name)
+        except ChaosError as exc:
+            self.unobserved[name] = f"could not read the goroutines of {name}: {exc}"
 
     # -- steps (the StepExecutor protocol) ------------------------------------------------
 
@@ -206,8 +297,27 @@ class ExampleRun:
         taken = {_target(f) for f in self.active}
         return len(self.active) < MAX_ACTIVE and _target(fault) not in taken
 
+    def pinned(self, fault: Fault) -> Fault:
+        """``fault`` with every random choice it leaves to the run made explicit (the seed
+        an HTTP fault's toxic gets), so that its schedule replays it exactly under any
+        session seed."""
+        if isinstance(fault, HttpFault) and fault.seed is None:
+            return dataclasses.replace(fault, seed=fault.toxic_seed(self.env.seed))
+        return fault
+
     def fault_on(self, fault: Fault) -> None:
-        self.steps.append(FaultOn(fault))
+        fault = self.pinned(fault)
+        self._record(FaultOn(fault))
+        self._switch_on(fault)
+
+    def fault_off(self, fault: Fault) -> None:
+        fault = self.pinned(fault)
+        if fault not in self.active:
+            return
+        self._record(FaultOff(fault))
+        self._switch_off(fault)
+
+    def _switch_on(self, fault: Fault) -> None:
         self.active.append(fault)
         self._guard(lambda: fault.apply(self.env))
         if _replaces_process(fault):
@@ -215,34 +325,43 @@ class ExampleRun:
         if isinstance(fault, Kill):
             self.killed.add(str(fault.to_json()["service"]))
 
-    def fault_off(self, fault: Fault) -> None:
-        if fault not in self.active:
-            return
+    def _switch_off(self, fault: Fault) -> None:
+        # Read what only the fault still shows (requests held by a blackhole) first.
         for each in self.invariants:
             self._judge(lambda i=each: i.before_fault_off(self, fault), each.rank)  # type: ignore[misc]
-        self.steps.append(FaultOff(fault))
         self.active.remove(fault)
         self._guard(lambda: fault.heal(self.env))
 
+    def _record(self, step: Step) -> None:
+        self.steps.append(step)
+        self.offsets.append(round(time.monotonic() - self.began, 3))
+
     def wait(self, seconds: float) -> None:
-        self.steps.append(Wait(seconds))
+        self._record(Wait(seconds))
         time.sleep(seconds)
 
     def burst(self, step: LoadBurst) -> LoadResult | None:
-        self.steps.append(step)
+        if step.during:
+            pinned = [At(a.at_s, type(a.step)(self.pinned(a.step.fault))) for a in step.during]
+            step = dataclasses.replace(step, during=tuple(pinned))
+        self._record(step)
         operation = self._operation(step)
         if any(_silences(f, step.service) for f in self.active):
             # Killed, frozen or unplugged by the schedule: there is no reply to judge (and a
-            # disconnected container has no published address to send to).
+            # disconnected container has no published address to send to). What the burst
+            # would have done to the faults still happens, at the same offsets.
             self.env.events.progress(f"burst skipped, {step.service} is down: {step.describe()}")
+            began = time.monotonic()
+            self._take_during(step, lambda: time.monotonic() - began)
             return None
         key = f"{self.prefix}b{len(self.bursts)}"
         sampler = self._sampler(step)
         if sampler is not None:
             sampler.scrape_now()  # the state the burst is compared with, before it starts
+        before = list(self.active)
         with sampler if sampler is not None else contextlib.nullcontext():
-            result: LoadResult = self._guard(
-                lambda: operation.load(
+            run: StartedBurst = self._guard(
+                lambda: operation.start(
                     self.env,
                     step.service,
                     operation.sends(step.request, key),
@@ -254,13 +373,50 @@ class ExampleRun:
                     capture_headers=captured_headers(self.env.topology, step.service),
                 )
             )
+            try:
+                landed = self._take_during(step, run.now)
+            except BaseException:
+                run.stop()  # send nothing more; what is in flight ends before this returns
+                run.wait()
+                raise
+            result: LoadResult = self._guard(run.wait)
         patient = step.timeout_s * 1000 >= operation.limit_ms + EPSILON_MS
-        burst = Burst(step, operation, key, result.history, result.sent, patient, sampler)
+        # A fault that silenced the service half-way leaves replies that no budget judges
+        # (the in-flight ones are judged by what a SIGTERM or a kill promises instead).
+        silenced = any(
+            isinstance(each.step, FaultOn) and _silences(each.fault, step.service)
+            for each in landed
+        )
+        held = tuple(f for f in before if f in self.active)
+        burst = Burst(
+            step,
+            operation,
+            key,
+            result.history,
+            result.sent,
+            patient and not silenced,
+            sampler,
+            during=landed,
+            held=held,
+        )
         self.bursts.append(burst)
         self._judge(lambda: self.model.after_burst(self, burst), self.model.rank)
         for each in self.invariants:
             self._judge(lambda i=each: i.after_burst(self, burst), each.rank)  # type: ignore[misc]
         return result
+
+    def _take_during(self, step: LoadBurst, clock: Callable[[], float]) -> tuple[Landed, ...]:
+        """Take the burst's own fault steps at their offsets on ``clock``."""
+        landed: list[Landed] = []
+        for at in step.during:
+            sleep_until(clock, at.at_s)
+            taken = clock()
+            if isinstance(at.step, FaultOn):
+                self._switch_on(at.step.fault)
+            elif at.step.fault in self.active:
+                self._switch_off(at.step.fault)
+            landed.append(Landed(at, round(taken, 3)))
+        return tuple(landed)
 
     def _operation(self, step: LoadBurst) -> Operation:
         for operation in self.operations:
@@ -302,26 +458,43 @@ class ExampleRun:
         for each in self.invariants:
             self._judge(lambda i=each: i.before_heal(self), each.rank)  # type: ignore[misc]
         for fault in reversed(list(self.active)):
-            self.steps.append(FaultOff(fault))
-            self.active.remove(fault)
-            self._guard(lambda f=fault: f.heal(self.env))  # type: ignore[misc]
+            self._record(FaultOff(fault))
+            self._switch_off(fault)
         self.env.heal_all()
         self.env.events.progress(f"quiesce after {len(self.steps)} steps")
-        time.sleep(QUIESCE_S)
+        self._quiesce()
         for each in self.invariants:
             self._judge(lambda i=each: i.end(self), each.rank)  # type: ignore[misc]
         self._judge(lambda: self.model.end(self), self.model.rank)
         if self.failures:
             self._raise()
 
+    def _quiesce(self) -> None:
+        """Wait, once everything is healed, only as long as the evidence says work the
+        example started is still going on: until each watched service with a goroutine
+        baseline (and the same process) is back to it, at most ``QUIESCE_S`` in all.
+        The checks that need longer (leaks, breakers, late effects) wait themselves."""
+        deadline = time.monotonic() + QUIESCE_S
+        for name, baseline in self.baselines.items():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if name not in self.replaced:
+                # Its verdict is the leak invariant's to give; here it only waits.
+                no_leaked_goroutines(self.env, baseline, settle_s=remaining)
+
     # -- verdicts -------------------------------------------------------------------------
 
     def schedule(self) -> Schedule:
-        """What the example did, as a schedule (faults left on are switched off at its end)."""
+        """What the example did, as a schedule (faults left on are switched off at its end),
+        with when each step started."""
         steps = list(self.steps)
+        offsets = list(self.offsets)
+        now = round(time.monotonic() - self.began, 3)
         for fault in reversed(self.active):
             steps.append(FaultOff(fault))
-        return Schedule(tuple(steps))
+            offsets.append(now)
+        return Schedule(tuple(steps), tuple(offsets) if self.began else ())
 
     def _judge(
         self,
@@ -359,11 +532,17 @@ class ExampleRun:
         self._require(verdict, Rank.PROCESS)
         self._raise()
 
+    def failure(self) -> Failure:
+        """What the example broke so far: its schedule, every broken invariant."""
+        ordered = sorted(self.failures, key=lambda f: (f[0], f[1]))
+        checks = tuple(v.check for _, _, v in ordered)
+        return Failure(self.schedule(), broken_message(self.failures), checks)
+
     def _raise(self) -> NoReturn:
-        message = broken_message(self.failures)
+        failure = self.failure()
         if self.on_failure is not None:
-            self.on_failure(self.schedule(), message)
-        raise InvariantBroken(message)
+            self.on_failure(failure)
+        raise InvariantBroken(failure.message, failure)
 
     def _guard(self, call: Callable[[], Any]) -> Any:
         """A harness error in a step (a fault that cannot be applied, a service that does
@@ -409,17 +588,66 @@ def check_schedule(env: Environment, model: SystemModel, schedule: Schedule) -> 
 
 
 def calibrated(env: Environment, model: SystemModel) -> Calibration:
-    """Bring the system to its healed baseline and learn what each operation does there."""
+    """Bring the system to its healed baseline and learn what each operation does there.
+
+    An operation that never succeeds fault-free gets the services on its path restarted
+    and one more try; if it still never succeeds, the system cannot be judged
+    (:class:`Unjudgeable`): every example would fail for what it was before any fault.
+    """
     baseline = ExampleRun(env, model)
     baseline.start()
-    return calibrate(env, model, baseline.operations)
+    calibration = calibrate(env, model, baseline.operations)
+    _fresh_after_reports(env, model, baseline)
+    dead = [b for b in calibration.operations.values() if b.sent and not b.succeeded]
+    if not dead:
+        return calibration
+    for name in sorted({s for b in dead for s in b.services}):
+        env.events.progress(f"restarting {name}: an operation through it never succeeded")
+        try:
+            env.restart(name)
+        except ChaosError as exc:
+            raise Unjudgeable(f"{name} did not come back after a restart: {exc}") from None
+    calibration = calibrate(env, model, baseline.operations)
+    dead = [b for b in calibration.operations.values() if b.sent and not b.succeeded]
+    if dead:
+        raise Unjudgeable(
+            "before any fault, even after restarting the services on their path, "
+            + "; ".join(
+                f"none of {b.sent} {b.operation} requests succeeded (statuses "
+                f"{dict(sorted(b.statuses.items(), key=str))})"
+                for b in dead
+            )
+            + ": the system does not serve its workload fault-free, so no example could "
+            "be judged (is the model's request right? does the system answer it?)"
+        )
+    return calibration
+
+
+def _fresh_after_reports(env: Environment, model: SystemModel, baseline: ExampleRun) -> None:
+    """Restart a service whose log shows a runtime report (a data race, a panic) since
+    ``baseline`` started: the race detector reports each race once per process, so a race
+    the calibration's own requests drew would stay unseen by every example after it."""
+    for name in baseline.watched:
+        verdict = no_runtime_reports(
+            env,
+            name,
+            since=baseline.snapshots[name].log_mark,
+            kinds=RUNTIME_REPORTS,
+            also=model.log_reports,
+        )
+        if verdict.outcome is Outcome.FAIL:
+            env.events.progress(
+                f"restarting {name}: it logged a runtime report before any fault, and a race "
+                "detector tells each race once per process"
+            )
+            env.restart(name)
 
 
 def run_example(
     env: Environment,
     model: SystemModel,
     schedule: Schedule,
-    on_failure: Callable[[Schedule, str], None] | None = None,
+    on_failure: Callable[[Failure], None] | None = None,
     calibration: Calibration | None = None,
 ) -> ExampleRun:
     """Run a saved schedule as one example: same start, steps, checks and end."""
@@ -436,13 +664,60 @@ def replay(
     env: Environment, model: SystemModel, schedule: Schedule, runs: int
 ) -> tuple[int, list[str]]:
     """Run ``schedule`` ``runs`` times; (how many broke an invariant, their messages)."""
+    result = replay_runs(env, model, schedule, runs)
+    return result.failed, result.broke
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What ``runs`` replays of a schedule came to: the messages of those that broke an
+    invariant, and for those that kept every one, what they could not judge (an invariant
+    that said unknown, say, because no request was in flight when the fault landed):
+    where a replay that did not reproduce tells why."""
+
+    runs: int
+    broke: list[str]
+    kept: list[str]
+
+    @property
+    def failed(self) -> int:
+        return len(self.broke)
+
+
+class _Unknowns:
+    """The first unknown verdict of each check an example gives."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, str] = {}
+
+    def on_verdict(self, verdict: Verdict) -> None:
+        if verdict.outcome is Outcome.UNKNOWN:
+            self.first.setdefault(verdict.check, verdict.message.splitlines()[0])
+
+    @property
+    def seen(self) -> list[str]:
+        return [f"[{check}: unknown] {message}" for check, message in self.first.items()]
+
+
+def replay_runs(
+    env: Environment, model: SystemModel, schedule: Schedule, runs: int
+) -> ReplayResult:
+    """Run ``schedule`` ``runs`` times, each as an example from a healed baseline."""
     check_schedule(env, model, schedule)
     calibration = calibrated(env, model)
-    messages: list[str] = []
+    broke: list[str] = []
+    kept: list[str] = []
     for number in range(1, runs + 1):
         env.events.progress(f"replay {number}/{runs}")
+        unknowns = _Unknowns()
+        env.events.subscribe(unknowns)
         try:
             run_example(env, model, schedule, calibration=calibration)
         except InvariantBroken as exc:
-            messages.append(f"run {number}: {exc}")
-    return len(messages), messages
+            broke.append(f"run {number}: {exc}")
+            continue
+        finally:
+            env.events.unsubscribe(unknowns)
+        why = "; ".join(unknowns.seen) or "every invariant was judged"
+        kept.append(f"run {number} kept every invariant ({why})")
+    return ReplayResult(runs, broke, kept)

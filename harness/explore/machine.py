@@ -4,20 +4,31 @@ Each example is an :class:`~harness.explore.engine.ExampleRun`. Its rules turn f
 every kind on and off on every link and service (:mod:`faults.strategies`), slow a link
 to around the model's deadline, send bursts of the model's operations (patient or
 impatient clients), overload the operations that allow it, and wait; after every step the
-watched services must still have their process. Hypothesis shrinks a failing example to
-its shortest schedule; :func:`explore` keeps every failing schedule and returns the
-shortest.
+watched services must still have their process. Like Jepsen's nemesis, a fault may also
+land *during* a burst, while its requests are in flight (a SIGTERM then finds a service
+that does not let them finish), and a fault may be held longer than the longest period of
+the system's background work.
+
+The budget is hard (:class:`~harness.explore.profiles.Budget`): once it is spent, an
+example passes at once without touching the system, so Hypothesis' shrinker runs out of
+candidates in moments; the engine's own pass (:mod:`harness.explore.shrink`) then drops
+the steps that do not matter with what is left. :func:`explore` keeps every failing
+schedule and returns the shortest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from faults import Fault, Latency, LoadBurst
+from faults import At, Fault, FaultOn, Kill, Latency, LoadBurst, Restart, Terminate
 from faults.strategies import FAMILIES
 from faults.strategies import faults as fault_strategy
 from harness.errors import ChaosError
@@ -27,14 +38,39 @@ from harness.explore.engine import MAX_ACTIVE, ExampleRun, calibrated, patient_t
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.explore.profiles import PROFILES, Budget, hypothesis_settings
 from harness.explore.replays import Failure, FailureLog
+from harness.explore.shrink import minimize
 
 if TYPE_CHECKING:
     from harness.environment import Environment
+    from harness.topology import Topology
 
-__all__ = ["ROUND", "Exploration", "exploration_machine", "explore"]
+__all__ = ["OUTLAST_MARGIN_S", "ROUND", "Exploration", "exploration_machine", "explore"]
 
-ROUND = 25  # examples per Hypothesis run; the time budget is checked between runs
+ROUND = 25  # examples per Hypothesis run; each round has a seed of its own
 IMPATIENT_S = 0.2  # clients that give up before any budget is spent
+OUTLAST_MARGIN_S = 3.0  # a held fault outlasts the longest background period by this much
+HOLD_ONE_IN = 16  # of the waits while a fault is on, one in this many holds it that long
+# Of the bursts, 6 in NEMESIS_ONE_IN have a fault land while their requests are in flight:
+# 3 a fault of any kind, and one each a kill, a SIGTERM and a restart (SIGTERM, then start)
+# of the service the burst is sent to, where shutdown bugs show.
+NEMESIS_ONE_IN = 16
+_OWN: tuple[type[Kill] | type[Terminate] | type[Restart], ...] = (Kill, Terminate, Restart)
+
+
+def _nemesis(draw: int, fault: Fault, service: str, topology: Topology) -> Fault | None:
+    """What lands during a burst to ``service``, by the draw (None below the top six)."""
+    own = draw - (NEMESIS_ONE_IN - len(_OWN))
+    if own >= 0:
+        proxy = topology.toxiproxy.service if topology.toxiproxy else None
+        return None if service == proxy else _OWN[own](service)
+    return fault if draw >= NEMESIS_ONE_IN - len(_OWN) - 3 else None
+
+
+def outlast_default(model: SystemModel, env: Environment) -> float:
+    """How long a fault is sometimes held: a few seconds longer than the longest period of
+    the system's background work (0, never, when the model declares none)."""
+    periods = [p for p in model.periods_s(env.topology) if p > 0]
+    return max(periods) + OUTLAST_MARGIN_S if periods else 0.0
 
 
 def _http_links(env: Environment) -> list[str]:
@@ -54,8 +90,17 @@ def exploration_machine(
     model: SystemModel,
     log: FailureLog,
     calibration: Calibration | None = None,
+    budget: Budget | None = None,
+    outlast_s: float = 0.0,
+    *,
+    worker: int = 0,
 ) -> type[RuleBasedStateMachine]:
-    """A state machine class over ``env``; every failing example's schedule goes to ``log``."""
+    """A state machine class over ``env``; every failing example's schedule goes to ``log``.
+
+    Once ``budget`` has no room for another example (or another topology, not ``worker``,
+    found a failure), examples pass without touching the system. ``outlast_s`` (if more
+    than 0) is how long a fault is sometimes held.
+    """
     topology = env.topology
     operations = check_model(model, topology)
     watched = list(model.watched(topology))
@@ -79,15 +124,34 @@ def exploration_machine(
         request = operation.requests[variant % len(operation.requests)]
         return LoadBurst(operation.service, request, rate=rate, seconds=seconds, timeout_s=timeout)
 
+    def found(failure: Failure) -> None:
+        log.add(failure, origin=worker)
+        if budget is not None:
+            budget.failure_found(worker)
+
+    def live(machine: SystemExploration) -> ExampleRun | None:
+        """The example's run, unless it passes without touching the system, the budget ends
+        before its next step, or an invariant broke already: then its steps so far are its
+        schedule (later steps cannot have caused what broke; the end checks still run, and
+        a shrink candidate takes no longer than what it needs)."""
+        run = machine.run
+        if run is None or run.failed or (budget is not None and time.monotonic() >= budget.end):
+            return None
+        return run
+
     class SystemExploration(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            log.examples += 1
-            env.events.progress(f"example {log.examples}")
+            self.run: ExampleRun | None = None
+            self.began = time.monotonic()
+            if budget is not None and not budget.fits(worker=worker):
+                return  # no room for it: it passes, and shrinking ends with the best so far
+            number = log.count_example()
+            env.events.progress(f"example {number}")
             self.run = ExampleRun(
                 env,
                 model,
-                on_failure=log.add,
+                on_failure=found,
                 operations=operations,
                 watched=watched,
                 calibration=calibration,
@@ -96,9 +160,10 @@ def exploration_machine(
 
         @rule(fault=any_fault)
         def fault_on(self, fault: Fault) -> None:
-            if not self.run.can_apply(fault):
+            run = live(self)
+            if run is None or not run.can_apply(fault):
                 return  # occupied: nothing happens, and Hypothesis shrinks the step away
-            self.run.fault_on(fault)
+            run.fault_on(fault)
 
         if links:
 
@@ -106,14 +171,18 @@ def exploration_machine(
             def slow_link(self, link: str, tenths: int) -> None:
                 """Latency around the model's deadline (half to three times it), where
                 timeouts, leaks and late writes live; any_fault rarely lands just there."""
+                run = live(self)
                 fault = Latency(link, ms=int(deadline_ms * tenths / 10))
-                if self.run.can_apply(fault):
-                    self.run.fault_on(fault)
+                if run is not None and run.can_apply(fault):
+                    run.fault_on(fault)
 
-        @precondition(lambda self: bool(self.run.active))
+        # No precondition (nothing on: nothing happens): which rules Hypothesis may draw
+        # must not depend on whether an example touched the system, which the clock decides.
         @rule(index=st.integers(0, MAX_ACTIVE - 1))
         def fault_off(self, index: int) -> None:
-            self.run.fault_off(self.run.active[index % len(self.run.active)])
+            run = live(self)
+            if run is not None and run.active:
+                run.fault_off(run.active[index % len(run.active)])
 
         @rule(
             operation=st.sampled_from(operations),
@@ -121,12 +190,36 @@ def exploration_machine(
             rate=st.integers(5, 25),
             tenths=st.integers(2, 6),
             impatient=st.booleans(),
+            nemesis=st.integers(0, NEMESIS_ONE_IN - 1),
+            fault=any_fault,
+            at=st.integers(0, 10),
         )
         def load_burst(
-            self, operation: Operation, variant: int, rate: int, tenths: int, impatient: bool
+            self,
+            operation: Operation,
+            variant: int,
+            rate: int,
+            tenths: int,
+            impatient: bool,
+            nemesis: int,
+            fault: Fault,
+            at: int,
         ) -> None:
-            timeout = IMPATIENT_S if impatient else patient_timeout_s(operation)
-            self.run.burst(burst(operation, variant, float(rate), tenths / 10, timeout))
+            """A burst of one operation. Now and then (the top values of ``nemesis``) a
+            fault lands ``at`` tenths into it while its requests are in flight: ``fault``,
+            or a kill or a SIGTERM of the service the burst is sent to, whose clients then
+            wait for their answers (a SIGTERM must let them finish)."""
+            run = live(self)
+            if run is None:
+                return
+            landing = _nemesis(nemesis, fault, operation.service, topology)
+            patient = not impatient or landing is not None
+            timeout = patient_timeout_s(operation) if patient else IMPATIENT_S
+            step = burst(operation, variant, float(rate), tenths / 10, timeout)
+            if landing is not None and run.can_apply(landing):
+                offset = round(step.seconds * at / 10, 3)
+                step = replace(step, during=(At(offset, FaultOn(landing)),))
+            run.burst(step)
 
         if overloadable:
 
@@ -138,19 +231,38 @@ def exploration_machine(
             def overload(self, operation: Operation, variant: int, rate: int) -> None:
                 """Far more requests than a service holds at once: with a slow downstream
                 it must shed the surplus at once, not pile it up."""
+                run = live(self)
+                if run is None:
+                    return
                 timeout = patient_timeout_s(operation)
-                self.run.burst(burst(operation, variant, float(rate), 0.5, timeout))
+                run.burst(burst(operation, variant, float(rate), 0.5, timeout))
 
-        @rule(tenths=st.integers(1, 5))
-        def wait(self, tenths: int) -> None:
-            self.run.wait(tenths / 10)
+        @rule(tenths=st.integers(1, 5), hold=st.integers(0, HOLD_ONE_IN - 1))
+        def wait(self, tenths: int, hold: int) -> None:
+            """A short wait; now and then, with a fault on, a hold longer than the longest
+            period of the system's background work (``outlast_s``), so that it runs while
+            the fault holds (the last value of ``hold``: shrinking drops it first)."""
+            run = live(self)
+            if run is None:
+                return
+            if outlast_s > 0 and hold == HOLD_ONE_IN - 1 and run.active:
+                run.wait(outlast_s)
+            else:
+                run.wait(tenths / 10)
 
         @invariant()
         def after_each_step(self) -> None:
-            self.run.after_step()
+            if self.run is not None and not self.run.failed:
+                self.run.after_step()
 
         def teardown(self) -> None:
-            self.run.finish()
+            if self.run is None:
+                return
+            try:
+                self.run.finish()
+            finally:
+                if budget is not None:
+                    budget.took(time.monotonic() - self.began)
 
     return SystemExploration
 
@@ -160,9 +272,10 @@ class Exploration:
     """What an exploration came to: examples run, seconds, and the failure it kept, if any."""
 
     examples: int
-    seconds: float
+    seconds: float  # exploring and shrinking
     failure: Failure | None
     error: BaseException | None
+    found_after_s: float | None = None  # when the first failure was found, if one was
     coverage: Coverage | None = None  # the coverage phase before the random rounds
 
     @property
@@ -179,28 +292,44 @@ def explore(
     budget_s: float | None = None,
     max_examples: int | None = None,
     coverage: bool = True,
+    shrink_s: float | None = None,
+    outlast_s: float | None = None,
+    also: Sequence[Environment] = (),
 ) -> Exploration:
-    """Run the state machine over ``env`` with the named profile and seed (``max_examples``
-    and ``budget_s`` replace the profile's own).
+    """Run the state machine over ``env`` with the named profile and seed (``max_examples``,
+    ``budget_s`` and ``shrink_s`` replace the profile's own; ``outlast_s``, how long a fault
+    is sometimes held, defaults to :func:`outlast_default`).
 
-    The time budget is kept between rounds of at most ``ROUND`` examples, each a Hypothesis
-    run of its own (seed + round): stopping Hypothesis in the middle of a run would make its
-    data generation depend on the clock, which it rightly refuses. The round that finds a
-    failure shrinks it to the end.
+    Exploring and shrinking end within ``budget_s``. Before anything random, unless
+    ``coverage`` is False, every single fault kind on every link and service the workload
+    touches gets one example (:mod:`harness.explore.coverage`); a failure there is shrunk
+    and returned without random rounds. Then examples run in rounds of at most ``ROUND``,
+    each a Hypothesis run of its own (seed + round). A failure is shrunk by Hypothesis,
+    then by :func:`harness.explore.shrink.minimize`, within ``shrink_s``.
 
-    Before the first round, unless ``coverage`` is False, every single fault kind on every
-    link and service the workload touches gets one example (:mod:`harness.explore.coverage`);
-    a failure there is shrunk and returned without random rounds.
+    ``also``: more running topologies of the same system, explored at the same time, one
+    thread each (with a copy of ``model`` and seeds of its own), where the cores allow it:
+    an example mostly waits on the system, so two topologies run nearly twice the
+    examples. Once one of them finds a failure, the others stop and it shrinks alone.
     """
-    from hypothesis import settings as hypothesis_settings_class
-    from hypothesis.stateful import run_state_machine_as_test
-
     chosen = PROFILES[profile]
     wanted = max_examples if max_examples is not None else chosen.max_examples
+    budget = Budget(
+        budget_s if budget_s is not None else chosen.budget_s,
+        shrink_s=shrink_s if shrink_s is not None else chosen.shrink_s,
+    )
+    envs = [env, *also]
+    models = [model] + [copy.deepcopy(model) for _ in also]
+    for each in envs:
+        check_model(model, each.topology)  # a model that does not fit fails before anything runs
+    held = outlast_default(model, env) if outlast_s is None else outlast_s
+    env.events.progress(
+        f"exploring: profile {profile}, seed {seed}, budget {budget.seconds:.0f} s "
+        f"(shrinking at most {budget.shrink_s:.0f} s of it)"
+        + (f", faults sometimes held {held:g} s" if held > 0 else "")
+        + (f", {len(envs)} topologies at once" if also else "")
+    )
     log = FailureLog()
-    budget = Budget(budget_s if budget_s is not None else chosen.budget_s)
-    check_model(model, env.topology)  # a model that does not fit fails before anything runs
-    env.events.progress(f"exploring: profile {profile}, seed {seed}, budget {budget.seconds:.0f} s")
     calibration = calibrated(env, model)
     covered = None
     if coverage:
@@ -208,25 +337,111 @@ def explore(
         for text in covered.lines():
             env.events.note(text)
         if covered.shrunk is not None:
-            return Exploration(log.examples, budget.elapsed_s, covered.shrunk, None, covered)
-    error: BaseException | None = None
-    planned = 0
-    round_number = 0
-    while planned < wanted and not budget.spent:
-        size = min(ROUND, wanted - planned)
-        planned += size
-        machine = exploration_machine(env, model, log, calibration)
-        machine._hypothesis_internal_use_seed = seed + round_number  # what @seed does
-        round_number += 1
-        try:
-            run_state_machine_as_test(
-                machine,
-                settings=hypothesis_settings_class(hypothesis_settings(profile), max_examples=size),
+            found_after = None if budget.found is None else budget.found - budget.started
+            return Exploration(
+                log.examples, budget.elapsed_s, covered.shrunk, None, found_after, covered
             )
-        except Exception as exc:  # a broken invariant, or Hypothesis saying it was flaky
-            error = exc
-            break
-    failure = log.shortest() if error is not None else None
-    if error is not None and failure is None:
-        raise error
-    return Exploration(log.examples, budget.elapsed_s, failure, error, covered)
+    shared = _Rounds(wanted)
+    workers = [
+        _Worker(number, each, models[number], seed, profile, budget, log, shared, held)
+        for number, each in enumerate(envs)
+    ]
+    workers[0].calibration = calibration
+    if len(workers) == 1:
+        workers[0].run()
+    else:
+        threads = [
+            threading.Thread(target=worker.run, name=f"chaos-explore-{worker.number}")
+            for worker in workers
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    broken = [w.error for w in workers if w.error is not None and not w.found]
+    error = next((w.error for w in workers if w.found), None)
+    failure = log.shortest() if budget.found is not None else None
+    if failure is None and (broken or error is not None):
+        raise broken[0] if broken else error  # type: ignore[misc]
+    if failure is not None:
+        finder = workers[log.origin(failure)]
+        failure = minimize(
+            finder.env,
+            finder.model,
+            failure,
+            log,
+            budget=budget,
+            calibration=finder.calibration,
+        )
+    found_after = None if budget.found is None else budget.found - budget.started
+    return Exploration(log.examples, budget.elapsed_s, failure, error, found_after, covered)
+
+
+@dataclass
+class _Rounds:
+    """How many examples the workers still plan, between them."""
+
+    wanted: int
+    planned: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> int:
+        """The size of the next round (0: every example is planned)."""
+        with self.lock:
+            size = min(ROUND, self.wanted - self.planned)
+            self.planned += max(size, 0)
+            return max(size, 0)
+
+
+@dataclass
+class _Worker:
+    """One topology's share of an exploration: its rounds, one after another."""
+
+    number: int
+    env: Environment
+    model: SystemModel
+    seed: int
+    profile: str
+    budget: Budget
+    log: FailureLog
+    rounds: _Rounds
+    held: float
+    calibration: Calibration | None = None
+    error: BaseException | None = None
+    found: bool = False  # this worker found the failure the exploration keeps shrinking
+
+    def run(self) -> None:
+        from hypothesis import settings as hypothesis_settings_class
+        from hypothesis.stateful import run_state_machine_as_test
+
+        try:
+            if self.calibration is None:
+                self.calibration = calibrated(self.env, self.model)
+            round_number = 0
+            while self.budget.fits(worker=self.number):
+                size = self.rounds.take()
+                if not size:
+                    break
+                machine = exploration_machine(
+                    self.env,
+                    self.model,
+                    self.log,
+                    self.calibration,
+                    self.budget,
+                    self.held,
+                    worker=self.number,
+                )
+                # What @seed does; every topology and round has seeds of its own.
+                machine._hypothesis_internal_use_seed = (
+                    self.seed + round_number + 1_000_003 * self.number
+                )
+                round_number += 1
+                settings = hypothesis_settings_class(
+                    hypothesis_settings(self.profile), max_examples=size
+                )
+                run_state_machine_as_test(machine, settings=settings)
+        except Exception as exc:  # a broken invariant, Hypothesis saying flaky, the system
+            self.error = exc
+            self.found = self.budget.owner == self.number
+            if not self.found:
+                self.budget.stop()  # a harness error: the other topologies stop too

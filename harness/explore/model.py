@@ -21,9 +21,11 @@ a compose file) fits as well as a subclass written in Python::
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.errors import ConfigError
 from harness.load import Outcome, RequestFactory, default_classify
@@ -113,12 +115,61 @@ class Operation:
             return self.runner(env, service, request, **options)
         return env.load(service, request, **options)
 
+    def start(
+        self, env: Environment, service: str, request: str | RequestFactory, **options: Any
+    ) -> StartedBurst:
+        """:meth:`load` in the background, so that faults can land while it runs."""
+        if self.runner is not None:
+            runner = self.runner
+            return _RunnerBurst(lambda: runner(env, service, request, **options))
+        return env.start_load(service, request, **options)
+
     def is_well_formed(self, reply: Reply) -> bool:
         if self.statuses is not None and reply.get("status") not in self.statuses:
             return False
         if self.well_formed is not None:
             return self.well_formed(reply)
         return reply.get("body") is not None
+
+
+class StartedBurst(Protocol):
+    """A burst under way: its clock (seconds since it started), and its end."""
+
+    def now(self) -> float: ...
+
+    def stop(self) -> None: ...
+
+    def wait(self) -> LoadResult: ...
+
+
+class _RunnerBurst:
+    """A runner's burst in a thread of its own (it stops on its own: ``stop`` is a no-op)."""
+
+    def __init__(self, call: Callable[[], LoadResult]) -> None:
+        self._started = time.monotonic()
+        self._result: LoadResult | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, args=(call,), daemon=True)
+        self._thread.start()
+
+    def _main(self, call: Callable[[], LoadResult]) -> None:
+        try:
+            self._result = call()
+        except BaseException as exc:  # handed to the caller's thread by wait()
+            self._error = exc
+
+    def now(self) -> float:
+        return time.monotonic() - self._started
+
+    def stop(self) -> None:
+        pass
+
+    def wait(self) -> LoadResult:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 class SystemModel:
@@ -173,6 +224,13 @@ class SystemModel:
         """Whether one of the generic invariants applies to this system (default: all; a
         model whose bursts are not HTTP replies keeps those about processes only)."""
         return True
+
+    def periods_s(self, topology: Topology) -> Sequence[float]:
+        """The periods of the system's own background work, in seconds (a breaker's open
+        timeout, a cache refresh, a reconciler's interval): the exploration sometimes
+        holds a fault a few seconds longer than the longest of them, so that the work
+        runs at least once while it is on. Default: none."""
+        return ()
 
     def invariants(self, topology: Topology) -> Iterable[Invariant]:
         """Invariants of this system's own, checked beside the generic ones in every example

@@ -25,14 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness.checks import Verdict
 from harness.errors import ConfigError
-from harness.explore.engine import check_schedule, replay
+from harness.explore.engine import Unjudgeable, check_schedule, replay_runs
 from harness.explore.functional import TEST_BUDGET_MS, FunctionalTest, entry_service
 from harness.explore.machine import Exploration, explore
 from harness.explore.model import SystemModel
 from harness.explore.replays import (
     REPLAY_DIR,
     load_replay,
+    recorded_run,
     replay_command,
     reproduced_line,
     save_replay,
@@ -66,14 +68,25 @@ def explore_or_replay(
     """Replay ``--chaos-replay`` if given, else explore (``profile``, default
     ``--chaos-profile``); fail the test on a finding, saying how to replay it."""
     settings: Settings = request.getfixturevalue("chaos_settings")
-    if settings.replay is not None:
-        run_replay(request, env, model, settings.replay)
-        return
-    chosen = profile or settings.profile
     try:
-        found = explore(env, model, chosen, seed=settings.seed, budget_s=settings.explore_budget_s)
+        if settings.replay is not None:
+            run_replay(request, env, model, settings.replay)
+            return
+        chosen = profile or settings.profile
+        found = explore(
+            env,
+            model,
+            chosen,
+            seed=settings.seed,
+            budget_s=settings.explore_budget_s,
+            outlast_s=settings.explore_outlast_s,
+        )
     except ConfigError as exc:
         pytest.fail(f"chaos-harness: {exc}", pytrace=False)
+    except Unjudgeable as exc:
+        # Not a finding: the system was broken before any fault. Say so, as unknown.
+        env.events.verdict(Verdict.unknown("system healthy before any fault", str(exc)))
+        pytest.skip(f"chaos-harness could not judge this system: {exc}")
     covered = found.coverage.lines() if found.coverage is not None else []
     write_now(
         request.config,
@@ -92,7 +105,18 @@ def failure_report(request: pytest.FixtureRequest, env: Environment, found: Expl
     root = request.config.rootpath
     bugs = f"{'+'.join(settings.bugs)}-" if settings.bugs else ""
     path = save_replay(
-        failure.schedule, root / REPLAY_DIR, label=f"explore-{bugs}seed{settings.seed}"
+        failure.schedule,
+        root / REPLAY_DIR,
+        label=f"explore-{bugs}seed{settings.seed}",
+        recorded=recorded_run(
+            env,
+            seed=settings.seed,
+            message=failure.message,
+            test=request.node.nodeid,
+            bugs=list(settings.bugs),
+            race=settings.race,
+            examples=found.examples,
+        ),
     )
     shown = path.relative_to(root) if path.is_relative_to(root) else path
     code = schedule_as_code(failure.schedule)
@@ -100,7 +124,8 @@ def failure_report(request: pytest.FixtureRequest, env: Environment, found: Expl
     attach_json("shortest failing schedule (replay JSON)", failure.schedule.to_json())
     env.events.replay_saved(str(shown))
     return (
-        f"exploration broke an invariant after {found.examples} examples.\n"
+        f"exploration broke an invariant after {found.examples} examples, on "
+        f"{env.source.describe()}.\n"
         f"{failure.message}\n\n"
         f"shortest failing schedule ({failure.fault_steps} fault steps, "
         f"{len(failure.schedule.steps)} steps):\n{code}\n\n"
@@ -132,18 +157,33 @@ def run_replay(
     """Run a saved schedule ``--chaos-replay-runs`` times; fail if any run broke."""
     settings: Settings = request.getfixturevalue("chaos_settings")
     try:
-        schedule = load_replay(path)
-        check_schedule(env, model, schedule)
+        saved = load_replay(path)
+        check_schedule(env, model, saved.schedule)
     except ConfigError as exc:
         message = str(exc)
         if not message.startswith("--chaos-replay"):
             message = f"--chaos-replay: {path}: {message}"
         pytest.fail(f"chaos-harness: {message}", pytrace=False)
     runs = settings.replay_runs
-    failed, messages = replay(env, model, schedule, runs)
+    other_sources = saved.source_note(env.source)
+    if other_sources is not None:
+        env.events.note(f"replay of {path}: {other_sources}")
+        write_now(request.config, f"\nreplay of {path}: {other_sources}")
+    result = replay_runs(env, model, saved.schedule, runs)
+    failed, messages = result.failed, result.broke
     line = reproduced_line(failed, runs)
-    env.events.note(f"replay of {path}: {line}")
-    write_now(request.config, f"\nreplay of {path}: {line}")
+    where = ""
+    if other_sources is not None:
+        where = (
+            " (on other sources than it was recorded on)"
+            if saved.source is not None
+            else " (on sources the file does not name)"
+        )
+    env.events.note(f"replay of {path}: {line}{where}")
+    write_now(request.config, f"\nreplay of {path}: {line}{where}")
+    if failed and result.kept:
+        # Some runs did not reproduce it: what they could not judge says why.
+        write_now(request.config, "\n".join(f"  {kept}" for kept in result.kept))
     if failed:
         shown = "\n".join(messages[:3])
         pytest.fail(f"{line}: the schedule still breaks an invariant\n{shown}", pytrace=False)

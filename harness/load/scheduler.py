@@ -340,6 +340,10 @@ class LoadRun:
         """The history being written (its clock is the one to stamp events against)."""
         return self._run.history
 
+    def now(self) -> float:
+        """Seconds since the run started, on its history's clock."""
+        return self._run.history.now()
+
     def _main(self) -> None:
         # A full collection walks every tracked object in the process (a pytest session
         # holds hundreds of thousands) and stalls the schedule for tens of ms. Freezing

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from faults import (
+    At,
     Fault,
     FaultOff,
     FaultOn,
@@ -253,6 +254,97 @@ def test_an_executors_own_exception_passes_through_once_everything_is_healed(
     executor = CheckingExecutor(target, breaks_on="wait")
     with pytest.raises(Broken, match="after the wait"):
         run_schedule(Schedule((FaultOn(a), Wait(0.01), FaultOff(a))), target, executor=executor)
+    assert target.log == ["on a", "off a"]
+    assert target.active == []
+
+
+# -- faults during bursts, offsets ------------------------------------------------------------
+
+
+def test_a_fault_during_a_burst_round_trips_and_counts_as_turned_on() -> None:
+    stop = Kill("gateway")
+    burst = LoadBurst("gateway", "GET /x", seconds=0.5, during=(At(0.3, FaultOn(stop)),))
+    schedule = Schedule((burst, Wait(0.1), FaultOff(stop)), offsets=(0.0, 0.5, 0.6))
+    assert schedule_from_json(schedule.dumps()) == schedule
+    assert schedule.faults() == [stop]
+    assert "at 0.3 s on: service gateway killed" in schedule.describe()
+    assert schedule.to_json()["version"] == 2
+    plain = LoadBurst("gateway", "GET /x").__repr__()
+    assert "during" not in plain, "an empty during stays out of the code"
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: At(-1, FaultOn(LATENCY)), "At.at_s must be between 0 and"),
+        (lambda: At(0.1, Wait(1)), "At.step must be FaultOn"),
+        (
+            lambda: LoadBurst("gateway", seconds=0.5, during=(At(0.6, FaultOn(LATENCY)),)),
+            "comes after the burst's last request",
+        ),
+        (
+            lambda: LoadBurst(
+                "gateway", during=(At(0.5, FaultOn(LATENCY)), At(0.2, FaultOff(LATENCY)))
+            ),
+            "in the order of at_s",
+        ),
+        (
+            lambda: Schedule((LoadBurst("gateway", during=(At(0.1, FaultOff(LATENCY)),)),)),
+            "which is not on",
+        ),
+        (lambda: Schedule((Wait(1), Wait(1)), offsets=(0.0,)), "1 offsets for 2 steps"),
+        (lambda: Schedule((Wait(1), Wait(1)), offsets=(1.0, 0.5)), "must not decrease"),
+    ],
+)
+def test_ill_formed_bursts_and_offsets_are_refused(build: Any, message: str) -> None:
+    with pytest.raises(FaultError, match=message):
+        build()
+
+
+def test_a_version_1_schedule_reads_and_a_newer_one_says_to_upgrade() -> None:
+    old = {"version": 1, "steps": [{"step": "wait", "seconds": 1}]}
+    assert schedule_from_json(old) == Schedule((Wait(1),))
+    with pytest.raises(FaultError, match="written by a newer chaos-harness: upgrade"):
+        schedule_from_json({"version": 3, "steps": []})
+
+
+def test_dropping_steps_keeps_the_gaps_between_those_left() -> None:
+    schedule = Schedule((Wait(0.5), Wait(0.2), Wait(0.1)), offsets=(0.0, 0.5, 0.7))
+    assert schedule.without([0]).offsets == (0.0, 0.2)
+    assert schedule.without([1]).offsets == (0.0, 0.5)
+
+
+def test_the_runner_starts_no_step_before_its_offset(target: RecordingTarget) -> None:
+    a = Recorded("a")
+    run = run_schedule(Schedule((FaultOn(a), FaultOff(a)), offsets=(0.0, 0.2)), target)
+    assert run.records[1].started_s >= 0.2
+    assert target.log == ["on a", "off a"]
+
+
+@dataclass
+class DuringExecutor(CheckingExecutor):
+    """Takes a burst's own fault steps, as an exploration's executor does."""
+
+    def burst(self, step: LoadBurst) -> None:
+        self.seen.append(f"load {step.request}")
+        for at in step.during:
+            if isinstance(at.step, FaultOn):
+                self.fault_on(at.step.fault)
+            else:
+                self.fault_off(at.step.fault)
+        if self.breaks_on == "burst":
+            raise Broken("an invariant broke after the burst")
+
+
+def test_a_fault_turned_on_during_a_burst_is_healed_however_the_run_ends(
+    target: RecordingTarget,
+) -> None:
+    a = Recorded("a")
+    burst = LoadBurst("gateway", "GET /x", during=(At(0.1, FaultOn(a)),))
+    with pytest.raises(Broken):
+        run_schedule(
+            Schedule((burst, FaultOff(a))), target, executor=DuringExecutor(target, "burst")
+        )
     assert target.log == ["on a", "off a"]
     assert target.active == []
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from faults import FaultOff, FaultOn, LinkDown, LoadBurst, Schedule
-from tests.runs import Run
+from tests.runs import Run, compose_one
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,11 +49,14 @@ def test_replay_runs_the_saved_schedule_n_times_and_reports_how_many_reproduced(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "replay of */saved.json: reproduced 2/2",
+            "replay of */saved.json: the replay file does not say which sources it was "
+            "recorded on, so whether this run (commit *, build inputs *) is the same system "
+            "is unknown",
+            "replay of */saved.json: reproduced 2/2 (on sources the file does not name)",
             "*reproduced 2/2: the schedule still breaks an invariant",
             "*run 1: [[]replies well formed: fail[]]*",
             "*chaos-harness summary*",
-            "seed *; seeded bugs on: no-fallback",
+            "seed *; seeded bugs on: no-fallback; source: commit *, build inputs *",
             "*replies well formed*FAIL*",
             "faults fired: 2 (link_down x2)",
         ]
@@ -72,6 +75,42 @@ def test_a_missing_replay_file_fails_the_test_naming_it(
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*--chaos-replay: cannot read */missing.json*"])
+    harness.assert_nothing_left()
+
+
+UNSERVED = """
+from harness.explore import Operation, SystemModel
+from harness.explore.report import explore_or_replay
+
+
+class Unserved(SystemModel):
+    def operations(self, topology):
+        return [Operation("missing", "inventory", ("GET /missing",), budget_ms=1000)]
+
+
+def test_exploration(request, chaos):
+    explore_or_replay(request, chaos, Unserved())
+"""
+
+
+def test_a_system_that_fails_its_workload_fault_free_is_not_judged_but_skipped_saying_why(
+    harness: Run,
+) -> None:
+    harness.setup(UNSERVED, compose_one(harness.context))
+
+    result = harness.run("-rs")
+
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*chaos-harness summary*",
+            "seed *; seeded bugs on: none; source: not a git checkout, build inputs *",
+            "*system healthy before any fault*unknown*",
+            "*chaos-harness could not judge this system: before any fault, even after "
+            "restarting the services on their path, none of 10 missing requests succeeded "
+            "(statuses {404: 10})*",
+        ]
+    )
     harness.assert_nothing_left()
 
 

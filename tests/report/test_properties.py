@@ -22,6 +22,7 @@ from harness.report import (
     write_environment_properties,
 )
 from harness.settings import Settings
+from harness.source import SourceState
 from harness.toxiproxy import ToxiproxyServer
 
 SETTINGS = Settings(
@@ -149,7 +150,11 @@ def fake_env(port: int) -> Any:
         address=lambda service, api_port: ("127.0.0.1", port),
     )
     server = ToxiproxyServer("127.0.0.1", port)  # a real client of the stand-in /version
-    return SimpleNamespace(backend=backend, toxiproxy_versions=lambda: [server.version()])
+    return SimpleNamespace(
+        backend=backend,
+        toxiproxy_versions=lambda: [server.version()],
+        source=SourceState("0123456789abcdef" * 2 + "01234567", True, "f" * 64),
+    )
 
 
 def test_a_running_system_is_described_by_engine_toxiproxy_and_images(toxiproxy_port: int) -> None:
@@ -161,6 +166,8 @@ def test_a_running_system_is_described_by_engine_toxiproxy_and_images(toxiproxy_
         "image.gateway": "chaos-harness/gateway:abc sha256:111",
         "image.link.gateway->inventory": "chaos-harness/toxiproxy:def sha256:222",
         "toxiproxy": "v2.12.0",
+        "source.commit": "commit 0123456789ab + uncommitted changes",
+        "source.build-inputs": "f" * 64,
     }
     assert env.backend.client.asked == [{"label": "chaos-harness.session=chaos-1234"}]
 
@@ -178,6 +185,7 @@ def test_the_file_is_written_into_the_results_dir(tmp_path: Path, toxiproxy_port
     assert props["image.gateway"] == "chaos-harness/gateway:abc sha256:111"
     assert props["seed"] == "4242"
     assert props["backend"] == "docker"
+    assert props["source.commit"] == "commit 0123456789ab + uncommitted changes"
 
 
 def test_nothing_is_written_or_asked_without_a_results_dir(tmp_path: Path) -> None:

@@ -6,21 +6,35 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
-from faults import FaultOff, FaultOn, Kill, Latency, LinkDown, LoadBurst, Schedule, Wait
+from faults import (
+    At,
+    FaultOff,
+    FaultOn,
+    Kill,
+    Latency,
+    LinkDown,
+    LoadBurst,
+    Restart,
+    Schedule,
+    Terminate,
+    Wait,
+)
 from harness.backends.docker import DockerBackend
 from harness.checks import Verdict
 from harness.errors import ConfigError, FaultError
 from harness.explore import (
     PROFILES,
+    Failure,
     FailureLog,
     Operation,
     SystemModel,
@@ -34,10 +48,14 @@ from harness.explore import (
     schedule_as_code,
 )
 from harness.explore.engine import EPSILON_MS, patient_timeout_s
+from harness.explore.machine import NEMESIS_ONE_IN, _nemesis
 from harness.explore.model import check_model
+from harness.explore.profiles import Budget
+from harness.explore.shrink import candidates
 from harness.progress import Progress, enabled, line
 from harness.selection import split_nightly, wants_nightly
 from harness.settings import _optional_seconds, _profile, _runs, resolve_settings
+from harness.source import SourceState
 from harness.summary import RunSummary, render_summary
 from harness.topology import Topology, load_topology
 
@@ -86,10 +104,10 @@ def test_fault_steps_count_the_faults_turned_on() -> None:
 
 def test_the_shortest_failure_wins_and_among_equals_the_latest() -> None:
     log = FailureLog()
-    log.add(schedule(SLOW, DOWN), "two")
-    log.add(schedule(DOWN), "one, first")
-    log.add(schedule(SLOW), "one, latest")
-    log.add(schedule(SLOW, DOWN, Kill("payment")), "three")
+    log.add(Failure(schedule(SLOW, DOWN), "two"))
+    log.add(Failure(schedule(DOWN), "one, first"))
+    log.add(Failure(schedule(SLOW), "one, latest"))
+    log.add(Failure(schedule(SLOW, DOWN, Kill("payment")), "three"))
     shortest = log.shortest()
     assert shortest is not None
     assert (shortest.message, shortest.fault_steps) == ("one, latest", 1)
@@ -105,6 +123,19 @@ def test_a_schedule_as_code_builds_the_same_schedule() -> None:
     assert namespace["built"] == original
 
 
+def test_a_schedule_as_code_keeps_faults_during_bursts_and_the_offsets() -> None:
+    stop = Terminate("gateway")
+    burst = LoadBurst("gateway", "GET /products/1", seconds=0.5, during=(At(0.3, FaultOn(stop)),))
+    original = Schedule((FaultOn(SLOW), burst, FaultOff(stop), FaultOff(SLOW)), (0, 0.1, 1.0, 1.2))
+    code = schedule_as_code(original)
+    assert "during=(At(at_s=0.3, step=FaultOn(fault=Terminate(" in code
+    assert code.endswith("    offsets=(0, 0.1, 1.0, 1.2),\n)")
+    namespace: dict[str, object] = {}
+    exec("from faults import *\nbuilt = " + code, namespace)
+    assert namespace["built"] == original
+    assert fault_steps(original) == 2
+
+
 # -- replay files ---------------------------------------------------------------------------
 
 
@@ -112,11 +143,39 @@ def test_a_saved_replay_loads_back_as_the_same_schedule(tmp_path: Path) -> None:
     original = schedule(SLOW)
     path = save_replay(original, tmp_path / "replays", label="explore-leak/on timeout", now=0)
     assert path.name == "explore-leak-on-timeout-19700101T000000Z.json"
-    assert json.loads(path.read_text())["version"] == 1
-    assert load_replay(path) == original
+    assert json.loads(path.read_text())["version"] == 2
+    assert load_replay(path).schedule == original
     again = save_replay(original, tmp_path / "replays", label="explore-leak/on timeout", now=0)
     assert again != path, "a second save keeps the first"
     assert again.name.endswith("-2.json")
+
+
+SOURCE = SourceState("a" * 40, False, "1" * 64)
+
+
+def test_a_replay_file_records_the_run_and_says_when_the_sources_differ(tmp_path: Path) -> None:
+    recorded = {"seed": 7, "source": SOURCE.to_json(), "message": "broke"}
+    path = save_replay(schedule(SLOW), tmp_path, label="x", recorded=recorded)
+    saved = load_replay(path)
+    assert saved.recorded["seed"] == 7
+    assert saved.source == SOURCE
+    assert saved.source_note(SOURCE) is None
+    same_build = SourceState("b" * 40, True, "1" * 64)
+    assert saved.source_note(same_build) is None, "only the build inputs decide"
+    note = saved.source_note(SourceState(None, False, "2" * 64))
+    assert note is not None
+    assert "recorded on other sources (commit aaaaaaaaaaaa, build inputs 111111111111)" in note
+    assert "this run's (not a git checkout, build inputs 222222222222)" in note
+    unsaid = save_replay(schedule(SLOW), tmp_path, label="y")
+    assert "does not say which sources" in (load_replay(unsaid).source_note(SOURCE) or "")
+
+
+def test_a_version_1_replay_file_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    data = schedule(SLOW).to_json()
+    data["version"] = 1
+    path.write_text(json.dumps(data))
+    assert load_replay(path).schedule == schedule(SLOW)
 
 
 def test_a_missing_replay_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
@@ -129,7 +188,7 @@ def test_a_missing_replay_file_is_a_config_error_naming_it(tmp_path: Path) -> No
     ("text", "why"),
     [
         ("not json", "must be a JSON object"),
-        ('{"version": 9, "steps": []}', "version 9 is not supported"),
+        ('{"version": 9, "steps": []}', "version 9 is not supported.*newer chaos-harness"),
         ('{"version": 1, "steps": [{"step": "dance"}]}', "step 'dance'"),
     ],
 )
@@ -516,3 +575,61 @@ def test_a_replay_that_does_not_fit_the_system_or_the_model_is_refused_before_it
         r"its operations send: GET /items/1 to front",
     ):
         check_schedule(system, Shop(), unknown_request)
+
+
+# -- the hard budget, the engine's shrinking pass -------------------------------------------
+
+
+def test_the_budget_is_hard_and_after_a_failure_only_its_finder_goes_on() -> None:
+    budget = Budget(100.0, shrink_s=20.0, started=time.monotonic())
+    assert budget.fits()
+    budget.took(100.5)
+    assert not budget.fits(), "no example starts unless the longest so far would still end"
+    budget = Budget(100.0, shrink_s=20.0, started=time.monotonic() - 10)
+    budget.failure_found(worker=1)
+    assert budget.end == pytest.approx(budget.found + 20.0)  # type: ignore[operator]
+    assert budget.examples_end < budget.end, "Hypothesis shrinks first, then the engine's pass"
+    assert budget.fits(worker=1)
+    assert not budget.fits(worker=0), "another topology stops once one found a failure"
+    budget.failure_found(worker=0)
+    assert budget.owner == 1, "the first finder keeps it"
+    budget.stop()
+    assert not budget.fits(worker=1)
+    late = Budget(100.0, shrink_s=60.0, started=time.monotonic() - 90)
+    late.failure_found()
+    assert late.end == pytest.approx(late.started + 100.0), "shrinking never outlasts the budget"
+
+
+def test_the_shrinking_pass_drops_whole_episodes_first_then_single_steps() -> None:
+    stop = Terminate("gateway")
+    burst = LoadBurst("gateway", "GET /products/1", seconds=0.5, during=(At(0.3, FaultOn(stop)),))
+    failing = Schedule(
+        (FaultOn(SLOW), Wait(0.2), burst, FaultOff(stop), FaultOff(SLOW)),
+        (0.0, 0.1, 0.3, 1.5, 1.6),
+    )
+    cuts = list(candidates(failing))
+    whats = [what for what, _ in cuts]
+    assert whats[0].startswith("without latency 1500 ms")
+    assert cuts[0][1].steps == (Wait(0.2), burst, FaultOff(stop))
+    assert cuts[0][1].offsets == (0.0, 0.2, 1.4), "the gaps between what is left stay"
+    assert cuts[1][1].steps == (FaultOn(SLOW), Wait(0.2), FaultOff(SLOW))
+    calm = dict(cuts)["without the faults during step 2"]
+    assert calm.steps == (FaultOn(SLOW), Wait(0.2), replace(burst, during=()), FaultOff(SLOW))
+    assert "without wait 0.2 s" in whats
+    assert all(len(c.steps) < len(failing.steps) for _, c in cuts)
+
+
+def test_a_failure_keeps_to_its_first_broken_invariant_when_shrunk() -> None:
+    first = Failure(schedule(SLOW), "m", ("survives", "answers within budget"))
+    assert first.same_cause(Failure(schedule(SLOW), "m", ("x", "survives")))
+    assert not first.same_cause(Failure(schedule(SLOW), "m", ("answers within budget",)))
+    assert Failure(schedule(SLOW), "m").same_cause(first), "a failure that says nothing: any"
+
+
+def test_a_burst_sometimes_has_a_fault_land_in_it_and_mostly_not(tmp_path: Path) -> None:
+    topology = topology_of(tmp_path)
+    landed = [_nemesis(draw, SLOW, "front", topology) for draw in range(NEMESIS_ONE_IN)]
+    assert landed[0] is None, "shrinking goes toward no fault at all"
+    assert landed[-3:] == [Kill("front"), Terminate("front"), Restart("front")]
+    assert landed.count(SLOW) == 3
+    assert landed.count(None) == NEMESIS_ONE_IN - 6

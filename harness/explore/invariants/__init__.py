@@ -82,6 +82,7 @@ def generic() -> list[Invariant]:
     from harness.explore.invariants.process import NoRuntimeReports, Survives
     from harness.explore.invariants.replies import RepliesWellFormed, WithinBudget
     from harness.explore.invariants.resources import BoundedResources, RequestsEndInBudget
+    from harness.explore.invariants.shutdown import AnswersInFlightOnSigterm
     from harness.explore.invariants.state import StateHolds
 
     return [
@@ -90,6 +91,7 @@ def generic() -> list[Invariant]:
         NoLeakedGoroutines(),
         WithinBudget(),
         RepliesWellFormed(),
+        AnswersInFlightOnSigterm(),
         BoundedRetryAmplification(),
         RequestsEndInBudget(),
         FaultIsolation(),
