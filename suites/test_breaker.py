@@ -36,7 +36,6 @@ RECOVERY_EPSILON_S = 1.5  # on top of BREAKER_TIMEOUT: the next probe plus scrap
 # The gateway's breakers are sony/gobreaker's and export its State numbering.
 STATE_NUMBERING = GOBREAKER_STATES
 CLOSED, OPEN = 0.0, 2.0
-STATE_NAMES: dict[float | str | None, str] = {**STATE_NUMBERING, None: "not exported"}
 
 
 def require_breaker_closed(chaos: Environment) -> None:
@@ -44,9 +43,10 @@ def require_breaker_closed(chaos: Environment) -> None:
     through that is a finding of its own, and would make this test's timeline meaningless."""
     state = metric(chaos, "gateway", "gateway_breaker_state", **BREAKER)
     if state != CLOSED:
+        shown = "not exported" if state is None else STATE_NUMBERING.get(state, state)
         pytest.fail(
             "before this test began, the gateway's breaker for inventory was still "
-            f"{STATE_NAMES.get(state, state)} after up to 10 s of healthy reads (an earlier "
+            f"{shown} after up to 10 s of healthy reads (an earlier "
             "test tripped it): it does not recover"
         )
 

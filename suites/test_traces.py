@@ -34,7 +34,8 @@ def audit_events_for(env: Environment, order_ids: set[str]) -> list[dict[str, An
     try:
         return poll()
     except AuditIncomplete:
-        return get_json(env, "gateway", "/audit")  # judge what is there
+        there: list[dict[str, Any]] = get_json(env, "gateway", "/audit")
+        return there  # judge what is there
 
 
 @pytest.mark.pitfall("context-not-copied")

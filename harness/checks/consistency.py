@@ -87,7 +87,7 @@ def counter_between(
 
 
 def effects_carry_their_cause(
-    causes: Mapping[Hashable, str],
+    causes: Mapping[Any, str],
     effects: Iterable[Mapping[str, Any]],
     *,
     effect_key: str,
