@@ -37,7 +37,7 @@ def test_an_empty_folder_explores_the_compose_file_and_replays_what_it_found(
         [
             f"{system}::explore FAILED*",
             "*_ explore compose.yml _*",
-            "exploration broke an invariant after * examples.",
+            "exploration broke an invariant after * examples, on *, build inputs *.",
             "*statuses the workload expects: fail*x-chaos.workload[[]0[]].statuses does not list*",
             "shortest failing schedule (1 fault steps, * steps):",
             "saved to .chaos/replays/explore-seed*.json; replay it with:",
