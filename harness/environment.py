@@ -112,9 +112,12 @@ class Environment:
 
     # -- addresses and signals -----------------------------------------------------------
 
-    def url(self, service: str) -> str:
-        """Base URL of a service's HTTP port, on 127.0.0.1."""
-        return self.backend.base_url(service)
+    def url(self, service: str, port: int | None = None) -> str:
+        """Base URL of a service's HTTP port (or of its container port ``port``), on 127.0.0.1."""
+        if port is None:
+            return self.backend.base_url(service)
+        host, published = self.backend.address(service, port)
+        return f"http://{host}:{published}"
 
     def state(self, service: str) -> ServiceState:
         return self.backend.state(service)
@@ -153,12 +156,13 @@ class Environment:
         for the result (or use it as a context manager).
 
         ``max_requests`` defaults to what ``rate`` and ``seconds`` plan; see
-        :func:`harness.load.run_load` for the other options.
+        :func:`harness.load.run_load` for the other options. What the clients saw goes out
+        as a progress line (shown with ``-v``) when the result is first waited for.
         """
         planned = max_requests if max_requests is not None else max(1, round(rate * seconds))
         history = History()
-        label = request if isinstance(request, str) else getattr(request, "__name__", "requests")
-        self.timeline.record(f"{service}: {label}", history)
+        label = f"{service} {_label(request)}"
+        self.timeline.record(f"{service}: {_label(request)}", history)
         return start_load(
             self.url(service),
             request,
@@ -167,6 +171,7 @@ class Environment:
             max_requests=planned,
             timeout=timeout,
             history=history,
+            on_done=lambda result: self.events.progress(f"load {label}: {result.answers()}"),
             **options,
         )
 
@@ -261,3 +266,7 @@ class Environment:
                 + "; ".join(leftovers)
                 + ". Heal what a test applies: use `with fault:` or `chaos.inject(fault)`."
             )
+
+
+def _label(request: str | RequestFactory) -> str:
+    return request if isinstance(request, str) else getattr(request, "__name__", "requests")

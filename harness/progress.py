@@ -1,9 +1,14 @@
-"""Progress lines for long runs: start-up, fault windows, examples, quiesce.
+"""Progress lines for long runs: start-up, fault windows, loads, verdicts, examples, quiesce.
 
 Quiet by default; with ``-v`` (or a run that selects nightly tests, ``-m nightly``) each
 event is one terminal line, prefixed with the seconds since the run began::
 
     [chaos +12.3s] fault on: latency 1500 ms on front->back (downstream)
+    [chaos +15.4s] load front GET /: 30 requests: 504 x 30 in 2002-2006 ms (median 2003)
+    [chaos +15.4s] verdict pass: answers within budget: all 30 requests got an answer ...
+
+A passing verdict's message carries its numbers (goroutines before and after, say), which
+the closing summary only counts; these lines are where a run's evidence can be read.
 
 :class:`Progress` is a listener (see :mod:`harness.events`): the session subscribes it to
 every environment it starts.
@@ -19,6 +24,7 @@ if TYPE_CHECKING:
     import pytest
 
     from faults.base import Fault
+    from harness.checks.verdict import Verdict
 
 __all__ = ["Progress", "enabled", "line", "write_now"]
 
@@ -59,3 +65,8 @@ class Progress:
 
     def on_fault(self, fault: Fault, active: bool) -> None:
         self.on_progress(("fault on: " if active else "fault off: ") + fault.describe())
+
+    def on_verdict(self, verdict: Verdict) -> None:
+        # The first line only: a failing verdict's details are in pytest's own report.
+        first = verdict.message.splitlines()[0] if verdict.message else ""
+        self.on_progress(f"verdict {verdict.outcome.value}: {verdict.check}: {first}")

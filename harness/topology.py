@@ -69,15 +69,21 @@ class Service(ComposeService):
     health: str | None = None
     metrics: str | None = None
     pprof: str | None = None
+    # The port a signal is served on when it is not `port`: many services keep metrics and
+    # pprof on an admin port of their own (Caddy's admin API on 2019, say).
+    metrics_port: int | None = None
+    pprof_port: int | None = None
     writable: bool = False
     local: LocalSpec | None = None
 
     @property
     def known_ports(self) -> tuple[int, ...]:
-        """Every container TCP port: `ports`, `expose` and the x-chaos port; all published."""
+        """Every container TCP port: `ports`, `expose`, the x-chaos port and the signals'
+        ports; all published."""
         ports = {*self.ports, *self.expose}
-        if self.port is not None:
-            ports.add(self.port)
+        for port in (self.port, self.metrics_port, self.pprof_port):
+            if port is not None:
+                ports.add(port)
         return tuple(sorted(ports))
 
     @property
@@ -287,18 +293,23 @@ def _service(path: Path, spec: ComposeService, chaos: Mapping[str, Any]) -> Serv
             f"service {name!r} in {where} has `read_only: true` and x-chaos `writable: true`; "
             "keep one: the root file system is read-only unless `writable` says otherwise"
         )
+    metrics, metrics_port = _signal(chaos.get("metrics"), where, name, "metrics")
+    pprof, pprof_port = _signal(chaos.get("pprof"), where, name, "pprof")
     service = Service(
         **{f.name: getattr(spec, f.name) for f in fields(spec)},
         port=_port(chaos["port"], where, f"x-chaos.services.{name}.port")
         if "port" in chaos
         else None,
         health=_http_path(chaos.get("health"), where, name, "health"),
-        metrics=_http_path(chaos.get("metrics"), where, name, "metrics"),
-        pprof=_http_path(chaos.get("pprof"), where, name, "pprof"),
+        metrics=metrics,
+        pprof=pprof,
+        metrics_port=metrics_port,
+        pprof_port=pprof_port,
         writable=writable,
         local=_local(chaos.get("local"), where, name),
     )
-    if not service.known_ports:  # readiness, probes and load all need an HTTP port
+    # Readiness, probes and load all need an HTTP port; a signal's port is not one.
+    if not (service.ports or service.expose or service.port is not None):
         raise TopologyError(
             f'service {name!r} in {where} has no port; add `ports: ["8080"]` or '
             f'`expose: ["8080"]` to it, or `x-chaos: services: {{{name}: {{port: 8080}}}}`'
@@ -435,6 +446,24 @@ def _http_path(raw: object, where: str, name: str, key: str) -> str | None:
             f"x-chaos.services.{name}.{key} in {where} must be an HTTP path such as /healthz"
         )
     return raw
+
+
+def _signal(raw: object, where: str, name: str, key: str) -> tuple[str | None, int | None]:
+    """A signal's path, and its port when it is not the service's: `/p` or `{port, path}`."""
+    what = f"x-chaos.services.{name}.{key}"
+    example = f"/{key}" if key == "metrics" else "/debug/pprof"
+    form = f"an HTTP path such as {example}, or {{port: 2019, path: {example}}} on another port"
+    if raw is None or (isinstance(raw, str) and raw.startswith("/")):
+        return raw, None
+    if not isinstance(raw, Mapping):
+        raise TopologyError(f"{what} in {where} must be {form}; got {raw!r}")
+    _only(raw, {"port", "path"}, where, what)
+    if "port" not in raw:
+        raise TopologyError(f"{what} in {where} names no `port:`; it must be {form}")
+    path = raw.get("path")
+    if path is not None and not (isinstance(path, str) and path.startswith("/")):
+        raise TopologyError(f"{what}.path in {where} must be an HTTP path such as {example}")
+    return path, _port(raw["port"], where, f"{what}.port")
 
 
 def _toxiproxy(raw: object, where: str, services: Mapping[str, Service]) -> ToxiproxySpec | None:

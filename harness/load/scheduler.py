@@ -18,7 +18,7 @@ import gc
 import math
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -89,6 +89,29 @@ class LoadResult:
     @property
     def lag_max_ms(self) -> float:
         return max(self.lags_ms, default=0.0)
+
+    def answers(self) -> str:
+        """What the clients saw, per status, most frequent first: ``30 requests: 504 x 28 in
+        2002-2006 ms (median 2003), 502 x 2 in 1011-1012 ms (median 1011)``; requests
+        without an answer are grouped by their error."""
+        took: dict[str, list[float]] = {}
+        for invoke_op, done in self.history.completed():
+            value = done.value if isinstance(done.value, dict) else {}
+            status, latency = value.get("status"), value.get("latency_ms")
+            if not isinstance(latency, int | float):
+                latency = (done.time - invoke_op.time) * 1000
+            key = str(status) if isinstance(status, int) else f"no answer ({done.error})"
+            took.setdefault(key, []).append(latency)
+        parts = []
+        for key, values in sorted(took.items(), key=lambda item: -len(item[1])):
+            values.sort()
+            low, median, high = values[0], values[(len(values) - 1) // 2], values[-1]
+            parts.append(f"{key} x {len(values)} in {low:.0f}-{high:.0f} ms (median {median:.0f})")
+        unfinished = len(self.history.open())
+        if unfinished:
+            parts.append(f"{unfinished} never completed")
+        total = sum(len(values) for values in took.values()) + unfinished
+        return f"{total} requests: {', '.join(parts) or 'none'}"
 
     def summary(self) -> str:
         counts = " ".join(f"{kind}={self.outcomes.get(kind, 0)}" for kind in (OK, FAIL, INFO))
@@ -304,8 +327,9 @@ class LoadRun:
     Use as a context manager to stop sending and collect the result on exit.
     """
 
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: _Run, on_done: Callable[[LoadResult], None] | None = None) -> None:
         self._run = run
+        self._on_done = on_done  # told the result once, in the thread that first waits
         self._result: LoadResult | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="chaos-load", daemon=True)
@@ -357,6 +381,9 @@ class LoadRun:
         if self._error is not None:
             raise self._error
         assert self._result is not None
+        if self._on_done is not None:
+            on_done, self._on_done = self._on_done, None
+            on_done(self._result)
         return self._result
 
     def __enter__(self) -> LoadRun:
@@ -381,8 +408,12 @@ def start_load(
     classify: Classify = default_classify,
     max_connections: int = DEFAULT_CONNECTIONS,
     capture_headers: Iterable[str] = DEFAULT_CAPTURED_HEADERS,
+    on_done: Callable[[LoadResult], None] | None = None,
 ) -> LoadRun:
-    """Start open-model load in a background thread; see ``run_load`` for the arguments."""
+    """Start open-model load in a background thread; see ``run_load`` for the arguments.
+
+    ``on_done`` is called with the result the first time ``wait()`` returns it.
+    """
     require_loopback(base_url)
     if urlsplit(base_url).scheme != "http":
         raise ConfigError(f"{base_url!r}: the load generator speaks plain http:// only")
@@ -403,7 +434,7 @@ def start_load(
         classify=classify,
         capture_headers=capture_headers,
     )
-    return LoadRun(run)
+    return LoadRun(run, on_done)
 
 
 def run_load(

@@ -10,12 +10,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
 from faults import FaultOff, FaultOn, Kill, Latency, LinkDown, LoadBurst, Schedule, Wait
 from harness.backends.docker import DockerBackend
+from harness.checks import Verdict
 from harness.errors import ConfigError, FaultError
 from harness.explore import (
     PROFILES,
@@ -33,7 +35,7 @@ from harness.explore import (
 )
 from harness.explore.engine import EPSILON_MS, patient_timeout_s
 from harness.explore.model import check_model
-from harness.progress import enabled, line
+from harness.progress import Progress, enabled, line
 from harness.selection import split_nightly, wants_nightly
 from harness.settings import _optional_seconds, _profile, _runs, resolve_settings
 from harness.summary import RunSummary, render_summary
@@ -238,6 +240,23 @@ def test_progress_is_quiet_unless_verbose_or_nightly() -> None:
     assert enabled(0, "nightly")
     assert not enabled(0, "not nightly")
     assert line("fault on: x", 12.34) == "[chaos +12.3s] fault on: x"
+
+
+def test_progress_shows_a_verdicts_first_line_with_its_outcome() -> None:
+    shown: list[str] = []
+    reporter = SimpleNamespace(write_line=shown.append)
+    plugins = {"terminalreporter": reporter, "capturemanager": None}
+    config = SimpleNamespace(
+        option=SimpleNamespace(verbose=1, markexpr=""),
+        pluginmanager=SimpleNamespace(get_plugin=plugins.get),
+    )
+    progress = Progress(cast(Any, config))
+    progress.on_verdict(Verdict.passing("no leaked goroutines", "caddy: 12 → 12\nmore"))
+    progress.on_verdict(Verdict.unknown("no leaked goroutines", "no dump"))
+    assert [text.split("] ", 1)[1] for text in shown] == [
+        "verdict pass: no leaked goroutines: caddy: 12 → 12",
+        "verdict unknown: no leaked goroutines: no dump",
+    ]
 
 
 # -- options -------------------------------------------------------------------------------------

@@ -62,6 +62,8 @@ class Service:
 
     pprof: str | None = None
     metrics: str | None = None
+    pprof_port: int | None = None
+    metrics_port: int | None = None
 
 
 @dataclass
@@ -82,15 +84,16 @@ class Endpoint:
 
 
 class Env:
-    """Stands in for harness.environment.Environment: an address and a declared block."""
+    """Stands in for harness.environment.Environment: addresses and a declared block."""
 
-    def __init__(self, url: str, service: Service) -> None:
+    def __init__(self, url: str, service: Service, ports: dict[int, str] | None = None) -> None:
         self._url = url
+        self._ports = ports or {}  # container port -> base URL, for signals on other ports
         self._service = service
         self.topology = self
 
-    def url(self, name: str) -> str:
-        return self._url
+    def url(self, name: str, port: int | None = None) -> str:
+        return self._url if port is None else self._ports[port]
 
     def service(self, name: str) -> Service:
         return self._service
@@ -163,6 +166,47 @@ def test_a_declared_pprof_path_that_is_wrong_is_named_as_declared(endpoint: Endp
     assert "correct x-chaos services.api.pprof" in verdict.message
 
 
+def closed_url() -> str:
+    """A loopback address nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_pprof_declared_on_an_admin_port_is_read_there(endpoint: Endpoint) -> None:
+    endpoint.dumps = [BASELINE]
+    env = cast(Any, Env(closed_url(), Service(pprof_port=2019), {2019: endpoint.url}))
+    baseline = goroutine_baseline(env, "api")  # the service's own port is not asked
+    assert baseline.taken, baseline.unavailable
+    assert baseline.count == 8
+
+
+def test_nothing_listening_on_the_declared_pprof_port_says_to_listen_beyond_localhost(
+    endpoint: Endpoint,
+) -> None:
+    env = cast(Any, Env(endpoint.url, Service(pprof_port=2019), {2019: closed_url()}))
+    verdict = no_leaked_goroutines(env, goroutine_baseline(env, "api"))
+    assert verdict.outcome is Outcome.UNKNOWN
+    assert (
+        "x-chaos services.api.pprof names port 2019: api must listen there on every "
+        "interface of its container (e.g. :2019, not localhost:2019)"
+    ) in verdict.message
+
+
+def test_a_404_on_the_declared_pprof_port_names_the_port_and_the_path_tried(
+    endpoint: Endpoint,
+) -> None:
+    env = cast(Any, Env(closed_url(), Service(pprof_port=2019), {2019: endpoint.url}))
+    verdict = no_leaked_goroutines(env, goroutine_baseline(env, "api"))
+    assert verdict.outcome is Outcome.UNKNOWN
+    assert f"GET {endpoint.url}/debug/pprof/goroutine?debug=2 answered 404" in verdict.message
+    assert (
+        "/debug/pprof on port 2019 is the conventional path on the port "
+        "x-chaos services.api.pprof names"
+    ) in verdict.message
+    assert "add `path:` to x-chaos services.api.pprof" in verdict.message
+
+
 def test_a_service_that_stops_answering_after_the_baseline_is_unknown(
     endpoint: Endpoint,
 ) -> None:
@@ -171,10 +215,7 @@ def test_a_service_that_stops_answering_after_the_baseline_is_unknown(
     baseline = goroutine_baseline(env, "api")
     assert baseline.taken
     assert baseline.count == 8
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    verdict = no_leaked_goroutines(cast(Any, Env(closed, Service())), baseline)
+    verdict = no_leaked_goroutines(cast(Any, Env(closed_url(), Service())), baseline)
     assert verdict.outcome is Outcome.UNKNOWN
     assert verdict.message.startswith("could not read the goroutines of api: could not read")
     assert "net/http/pprof" not in verdict.message  # down, not missing: no how-to

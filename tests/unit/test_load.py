@@ -413,6 +413,17 @@ def test_stop_is_prompt_at_a_low_rate(server: str) -> None:
     assert result.sent == 1
 
 
+def test_on_done_is_told_the_result_once_however_often_it_is_waited_for(server: str) -> None:
+    told: list[LoadResult] = []
+    run = start_load(
+        server, "GET /ok", rate=50, seconds=1, max_requests=3, timeout=2, on_done=told.append
+    )
+    first, second = run.wait(), run.wait()
+    assert told == [first]
+    assert second is first
+    assert first.answers().startswith("3 requests: 200 x 3 in ")
+
+
 def test_runs_can_share_one_history(server: str) -> None:
     history = History()
     run_load(server, "GET /ok", rate=50, seconds=1, max_requests=3, timeout=2, history=history)
@@ -563,3 +574,27 @@ def test_in_flight_gate_hands_slots_on_in_order_and_skips_cancelled_waiters() ->
 )
 def test_default_classify(outcome: Outcome, expected: str) -> None:
     assert default_classify(outcome) == expected
+
+
+def test_answers_groups_what_the_clients_saw_by_status_with_latencies() -> None:
+    history = History()
+    replies = [(504, 2004.2), (502, 1011.0), (504, 2002.0), (None, 8000.4), (504, 3010.0)]
+    for process, (status, ms) in enumerate(replies):
+        op = history.invoke(process, "GET /get")
+        error = "timeout after 8 s" if status is None else None
+        history.complete(op, "fail", {"status": status, "latency_ms": ms}, error)
+    history.invoke(9, "GET /get")  # still open when the run ended
+    result = LoadResult(
+        history=history,
+        planned=6,
+        sent=6,
+        elapsed_s=1.0,
+        achieved_rate=6.0,
+        lags_ms=(),
+        outcomes={"fail": 5},
+    )
+    assert result.answers() == (
+        "6 requests: 504 x 3 in 2002-3010 ms (median 2004), 502 x 1 in 1011-1011 ms "
+        "(median 1011), no answer (timeout after 8 s) x 1 in 8000-8000 ms (median 8000), "
+        "1 never completed"
+    )

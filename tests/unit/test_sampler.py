@@ -51,6 +51,13 @@ def test_a_series_that_is_there_has_values_and_no_excuse(service: str) -> None:
     assert sampler.why_unobserved("api", "go_goroutines") == ""
 
 
+def test_metrics_declared_on_an_admin_port_are_scraped_there(service: str) -> None:
+    env = Env("http://127.0.0.1:9", Service(metrics_port=2019), {2019: service})
+    sampler = MetricSampler(cast(Any, env), ["api"], interval_s=0.05)
+    sampler.scrape_now()
+    assert [v for _, v in sampler.series("api", "go_goroutines")] == [14.0]
+
+
 def test_a_series_the_metrics_lack_is_named_with_the_ones_like_it(service: str) -> None:
     sampler = sampled(service, Service())  # /metrics is the default
     why = sampler.why_unobserved("api", "breaker_state", {"name": "billing"})

@@ -303,6 +303,23 @@ REFUSED: dict[str, tuple[object, str]] = {
         changed("x-chaos/services/gateway/metrics", 9090),
         "x-chaos.services.gateway.metrics in",
     ),
+    "pprof-on-a-port-without-port": (
+        changed("x-chaos/services/gateway/pprof", {"path": "/debug/pprof"}),
+        "x-chaos.services.gateway.pprof in {path} names no `port:`; it must be an HTTP path "
+        "such as /debug/pprof, or {{port: 2019, path: /debug/pprof}} on another port",
+    ),
+    "metrics-port-not-a-port": (
+        changed("x-chaos/services/gateway/metrics", {"port": "admin", "path": "/metrics"}),
+        "x-chaos.services.gateway.metrics.port in {path}: 'admin' is not a port",
+    ),
+    "metrics-port-path-not-a-path": (
+        changed("x-chaos/services/gateway/metrics", {"port": 2019, "path": "metrics"}),
+        "x-chaos.services.gateway.metrics.path in {path} must be an HTTP path such as /metrics",
+    ),
+    "metrics-unknown-key": (
+        changed("x-chaos/services/gateway/metrics", {"port": 2019, "host": "localhost"}),
+        "x-chaos.services.gateway.metrics in {path} uses the key 'host'",
+    ),
     "writable-not-a-boolean": (
         changed("x-chaos/services/inventory/writable", "false"),
         "x-chaos.services.inventory.writable in {path} must be true or false, got 'false'",
@@ -471,6 +488,42 @@ def test_service_reached_only_through_expose_talks_http_on_its_first_exposed_por
     assert (api.ports, api.expose) == ((), (9000, 9001, 7000))
     assert api.known_ports == (7000, 9000, 9001)  # all of them are published on loopback
     assert api.http_port == 9000
+
+
+def test_signals_on_an_admin_port_are_published_but_are_not_the_http_port(
+    tmp_path: Path,
+) -> None:
+    doc = {
+        "services": {"proxy": {"image": "caddy:2", "ports": ["8080"]}},
+        "x-chaos": {
+            "services": {
+                "proxy": {
+                    "metrics": {"port": 2019, "path": "/metrics"},
+                    "pprof": {"port": "2019"},  # path: the conventional /debug/pprof
+                }
+            }
+        },
+    }
+
+    proxy = load_topology(write(tmp_path, doc)).service("proxy")
+
+    assert (proxy.metrics, proxy.metrics_port) == ("/metrics", 2019)
+    assert (proxy.pprof, proxy.pprof_port) == (None, 2019)
+    assert proxy.known_ports == (2019, 8080)  # published on loopback, like the others
+    assert proxy.http_port == 8080  # load, readiness and the link still use the service's
+
+
+def test_a_signal_port_alone_is_not_a_port_to_talk_http_to(tmp_path: Path) -> None:
+    doc = {
+        "services": {"proxy": {"image": "caddy:2"}},
+        "x-chaos": {"services": {"proxy": {"metrics": {"port": 2019, "path": "/metrics"}}}},
+    }
+    path = write(tmp_path, doc)
+
+    with pytest.raises(TopologyError) as info:
+        load_topology(path)
+
+    assert str(info.value).startswith(f"service 'proxy' in {path} has no port; add")
 
 
 def test_x_chaos_may_describe_a_service_its_profiles_leave_out(tmp_path: Path) -> None:
