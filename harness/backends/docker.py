@@ -277,6 +277,12 @@ class DockerBackend(Backend):
         container.reload()
         bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp")
         if not bindings:
+            # A stopped (killed) container publishes nothing, but keeps the binding the
+            # harness chose: its address stays, and a client there is refused, as a
+            # client of a dead service is.
+            configured = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
+            bindings = configured.get(f"{port}/tcp")
+        if not bindings:
             raise BackendError(
                 f"port {port} of {what!r} is not published (is it running?);"
                 " list it under `ports:` in the compose file"

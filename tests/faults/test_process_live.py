@@ -85,3 +85,18 @@ def test_restart_starts_a_new_process_and_heal_waits_until_it_is_ready(
         assert after != before
     assert chaos.state(SERVICE).started_at == after
     assert_nothing_remains(chaos)
+
+
+def test_load_on_a_killed_service_records_refused_requests_that_surely_had_no_effect(
+    chaos: Environment,
+) -> None:
+    address = chaos.url(SERVICE)
+    with Kill(SERVICE):
+        assert chaos.url(SERVICE) == address  # the address stays while it is down
+        result = chaos.load(SERVICE, "POST /reservations", rate=20, seconds=0.5)
+    completions = [done for _, done in result.history.completed()]
+    assert len(completions) == result.sent >= 5
+    # Refused before a byte was sent: a definite failure, even for a write.
+    assert {done.type for done in completions} == {"fail"}
+    assert all((done.error or "").startswith("connect:") for done in completions)
+    assert_nothing_remains(chaos)
