@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import pytest
 
+from harness.shard import UNSHARDED, Shard, parse_shard
+
 __all__ = ["OPTIONS", "Option", "Settings", "add_options", "resolve_settings"]
 
 BackendName = Literal["auto", "docker", "local"]
@@ -36,6 +38,7 @@ class Settings:
     explore_budget_s: float | None = None  # None: the profile's own time budget
     explore: bool = False  # one exploration test item for the compose file, no test file needed
     explore_outlast_s: float | None = None  # None: the model's longest period + a margin
+    shard: Shard = UNSHARDED  # this machine's part of a run split over several (K/N)
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,15 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "SECONDS",
     ),
+    Option(
+        "shard",
+        "run shard K of N (counted from 0): explore only this shard's part of the seed space "
+        "and run only its share of the soak windows, so N shards do N times the work "
+        "without overlap; each reruns alone with the same seed",
+        parse_shard,
+        "",
+        "K/N",
+    ),
 )
 
 
@@ -274,6 +286,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
         explore_budget_s=values["explore-budget"],
         explore=values["explore"],
         explore_outlast_s=values["explore-outlast"],
+        shard=values["shard"],
     )
 
 

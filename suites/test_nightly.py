@@ -3,7 +3,10 @@ exploration. Both are ``@pytest.mark.nightly``: the default run leaves them out,
 nightly`` (``scripts/run-nightly``) selects them.
 
 The soak is bounded: ``SOAK_S`` seconds of load at fixed rates (so a bounded count), one
-fault window per ``FAULT_S + QUIET_S`` seconds. After each window the invariants that can
+fault window per ``FAULT_S + QUIET_S`` seconds. Its windows and their faults are planned
+from the seed (:func:`harness.shard.soak_windows`); under ``--chaos-shard=K/N`` this
+machine runs its share of N soaks' windows, so N shards soak N times as long in all,
+never the same window twice. After each window the invariants that can
 be judged while load runs are checked (every service keeps its process, the gateway is
 healthy, its breakers close again once the fault is healed); at the end, with the load
 stopped and everything healed, the rest (answers within budget, well-formed replies, no
@@ -12,7 +15,6 @@ leaked goroutines, no lost or duplicated orders or charges).
 
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
@@ -41,6 +43,7 @@ from harness.checks import (
 from harness.environment import Environment
 from harness.explore.report import explore_or_replay
 from harness.settings import Settings
+from harness.shard import soak_windows
 from suites.model import ReferenceModel
 from suites.reference import (
     close_breakers,
@@ -58,6 +61,7 @@ QUIET_S = 6.0
 READ_RATE = 10.0
 ORDER_RATE = 4.0
 EPSILON_MS = 500.0
+WINDOWS = int(SOAK_S // (FAULT_S + QUIET_S))  # windows one soak plans
 
 
 def soak_faults() -> list[Fault]:
@@ -79,8 +83,8 @@ def soak_faults() -> list[Fault]:
 def test_soak_faults_under_steady_load_keep_every_invariant(
     chaos: Environment, chaos_settings: Settings, key_prefix: str
 ) -> None:
-    rng = random.Random(chaos_settings.seed)
     pool = soak_faults()
+    planned = soak_windows(chaos_settings.seed, len(pool), WINDOWS, chaos_settings.shard)
     read_budget = gateway_setting_ms(chaos, "DOWNSTREAM_TIMEOUT", "1s")
     order_budget = gateway_setting_ms(chaos, "REQUEST_TIMEOUT", "2s")
     breaker_s = gateway_setting_ms(chaos, "BREAKER_TIMEOUT", "1s") / 1000
@@ -88,8 +92,14 @@ def test_soak_faults_under_steady_load_keep_every_invariant(
     baseline = goroutine_baseline(chaos, "gateway")
     problems: list[str] = []
 
+    shard = chaos_settings.shard
     chaos.events.progress(
         f"soak: {SOAK_S:.0f} s, windows of {FAULT_S:.0f} s fault + {QUIET_S:.0f} s"
+        + (
+            f"; shard {shard}: windows {', '.join(str(n + 1) for n, _ in planned)}"
+            if shard.sharded
+            else ""
+        )
     )
     reads = chaos.start_load("gateway", "GET /products/1", rate=READ_RATE, seconds=SOAK_S)
     orders = chaos.start_load(
@@ -102,10 +112,11 @@ def test_soak_faults_under_steady_load_keep_every_invariant(
     )
     with reads, orders:
         started = time.monotonic()
-        window = 0
-        while time.monotonic() - started + FAULT_S + QUIET_S <= SOAK_S:
-            window += 1
-            fault = rng.choice(pool)
+        for number, drawn in planned:
+            if time.monotonic() - started + FAULT_S + QUIET_S > SOAK_S:
+                break
+            window = number + 1  # its number in the unsharded plan, the same on any shard
+            fault = pool[drawn]
             chaos.events.progress(f"soak window {window}: {fault.describe()}")
             with fault:
                 time.sleep(FAULT_S)

@@ -68,6 +68,8 @@ from harness.explore.engine import (
 )
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.explore.replays import Failure
+from harness.explore.sharding import plan_shard
+from harness.shard import UNSHARDED, Shard
 
 if TYPE_CHECKING:
     from harness.environment import Environment
@@ -262,12 +264,14 @@ def _builder(build: Build, target: str, deadline_ms: float) -> Callable[[float],
 class Coverage:
     """What the coverage phase covered, what broke, and what it could not reach."""
 
-    cases: list[Case]
+    cases: list[Case]  # this shard's (all of them, unsharded)
     held: list[str] = field(default_factory=list)  # labels of cases that broke nothing
     broken: list[tuple[Case, Failure]] = field(default_factory=list)
     not_covered: list[str] = field(default_factory=list)  # the time budget was spent
     inapplicable: list[str] = field(default_factory=list)  # cannot apply to this system
     shrunk: Failure | None = None  # the first broken case, shrunk
+    shard: Shard = UNSHARDED
+    planned: int | None = None  # cases in the whole run's plan (None: len(cases))
 
     @property
     def covered(self) -> int:
@@ -276,6 +280,8 @@ class Coverage:
     def lines(self) -> list[str]:
         broke = f" ({len(self.broken)} broke an invariant)" if self.broken else ""
         lines = [f"fault kinds x targets covered: {self.covered}/{len(self.cases)}{broke}"]
+        if self.shard.sharded:
+            lines[0] += f" (shard {self.shard}'s part of the {self.planned} planned)"
         if self.not_covered:
             lines.append(f"not covered (time budget spent): {', '.join(self.not_covered)}")
         if self.inapplicable:
@@ -292,13 +298,16 @@ def cover(
     *,
     http_links: Sequence[str],
     shrink_runs: int = SHRINK_RUNS,
+    shard: Shard = UNSHARDED,
 ) -> Coverage:
-    """Run the plan (see the module's docstring); shrink the first case that broke."""
+    """Run the plan (see the module's docstring), or ``shard``'s part of it (every Nth
+    case, :mod:`harness.explore.sharding`); shrink the first case that broke."""
     operations = check_model(model, env.topology)
     watched = list(model.watched(env.topology))
     deadline_ms = model.deadline_ms(operations)
-    cases, inapplicable = plan(env, operations, deadline_ms, calibration, http_links)
-    coverage = Coverage(cases, inapplicable=inapplicable)
+    planned, inapplicable = plan(env, operations, deadline_ms, calibration, http_links)
+    cases = list(plan_shard(planned, seed=0, examples=0, shard=shard).cases)
+    coverage = Coverage(cases, inapplicable=inapplicable, shard=shard, planned=len(planned))
     checks: set[str] = set()  # what the first broken case broke
 
     def run(schedule: Schedule) -> ExampleRun:

@@ -38,7 +38,9 @@ from harness.explore.engine import MAX_ACTIVE, ExampleRun, calibrated, patient_t
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.explore.profiles import PROFILES, Budget, hypothesis_settings
 from harness.explore.replays import Failure, FailureLog
+from harness.explore.sharding import ROUND, Round, plan_rounds
 from harness.explore.shrink import minimize
+from harness.shard import UNSHARDED, Shard
 
 if TYPE_CHECKING:
     from harness.environment import Environment
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["OUTLAST_MARGIN_S", "ROUND", "Exploration", "exploration_machine", "explore"]
 
-ROUND = 25  # examples per Hypothesis run; each round has a seed of its own
 IMPATIENT_S = 0.2  # clients that give up before any budget is spent
 OUTLAST_MARGIN_S = 3.0  # a held fault outlasts the longest background period by this much
 HOLD_ONE_IN = 16  # of the waits while a fault is on, one in this many holds it that long
@@ -295,6 +296,7 @@ def explore(
     shrink_s: float | None = None,
     outlast_s: float | None = None,
     also: Sequence[Environment] = (),
+    shard: Shard = UNSHARDED,
 ) -> Exploration:
     """Run the state machine over ``env`` with the named profile and seed (``max_examples``,
     ``budget_s`` and ``shrink_s`` replace the profile's own; ``outlast_s``, how long a fault
@@ -311,6 +313,10 @@ def explore(
     thread each (with a copy of ``model`` and seeds of its own), where the cores allow it:
     an example mostly waits on the system, so two topologies run nearly twice the
     examples. Once one of them finds a failure, the others stop and it shrinks alone.
+
+    ``shard``: this machine's part of a run over several (:mod:`harness.explore.sharding`):
+    its coverage cases and its rounds of a plan N times one machine's examples, with the
+    seeds the unsharded plan gives them.
     """
     chosen = PROFILES[profile]
     wanted = max_examples if max_examples is not None else chosen.max_examples
@@ -328,12 +334,15 @@ def explore(
         f"(shrinking at most {budget.shrink_s:.0f} s of it)"
         + (f", faults sometimes held {held:g} s" if held > 0 else "")
         + (f", {len(envs)} topologies at once" if also else "")
+        + (f", shard {shard}" if shard.sharded else "")
     )
     log = FailureLog()
     calibration = calibrated(env, model)
     covered = None
     if coverage:
-        covered = cover(env, model, calibration, budget, log, http_links=_http_links(env))
+        covered = cover(
+            env, model, calibration, budget, log, http_links=_http_links(env), shard=shard
+        )
         for text in covered.lines():
             env.events.note(text)
         if covered.shrunk is not None:
@@ -341,9 +350,9 @@ def explore(
             return Exploration(
                 log.examples, budget.elapsed_s, covered.shrunk, None, found_after, covered
             )
-    shared = _Rounds(wanted)
+    shared = _Rounds(list(plan_rounds(seed, wanted * shard.count, shard)))
     workers = [
-        _Worker(number, each, models[number], seed, profile, budget, log, shared, held)
+        _Worker(number, each, models[number], profile, budget, log, shared, held)
         for number, each in enumerate(envs)
     ]
     workers[0].calibration = calibration
@@ -379,18 +388,15 @@ def explore(
 
 @dataclass
 class _Rounds:
-    """How many examples the workers still plan, between them."""
+    """The rounds of the plan not yet taken: each topology takes the next one in turn."""
 
-    wanted: int
-    planned: int = 0
+    planned: list[Round]
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take(self) -> int:
-        """The size of the next round (0: every example is planned)."""
+    def take(self) -> Round | None:
+        """The next round (None: every round is taken)."""
         with self.lock:
-            size = min(ROUND, self.wanted - self.planned)
-            self.planned += max(size, 0)
-            return max(size, 0)
+            return self.planned.pop(0) if self.planned else None
 
 
 @dataclass
@@ -400,7 +406,6 @@ class _Worker:
     number: int
     env: Environment
     model: SystemModel
-    seed: int
     profile: str
     budget: Budget
     log: FailureLog
@@ -417,10 +422,9 @@ class _Worker:
         try:
             if self.calibration is None:
                 self.calibration = calibrated(self.env, self.model)
-            round_number = 0
             while self.budget.fits(worker=self.number):
-                size = self.rounds.take()
-                if not size:
+                planned = self.rounds.take()
+                if planned is None:
                     break
                 machine = exploration_machine(
                     self.env,
@@ -431,13 +435,10 @@ class _Worker:
                     self.held,
                     worker=self.number,
                 )
-                # What @seed does; every topology and round has seeds of its own.
-                machine._hypothesis_internal_use_seed = (
-                    self.seed + round_number + 1_000_003 * self.number
-                )
-                round_number += 1
+                # What @seed does; a round's seed is its plan's, whichever topology runs it.
+                machine._hypothesis_internal_use_seed = planned.seed
                 settings = hypothesis_settings_class(
-                    hypothesis_settings(self.profile), max_examples=size
+                    hypothesis_settings(self.profile), max_examples=planned.size
                 )
                 run_state_machine_as_test(machine, settings=settings)
         except Exception as exc:  # a broken invariant, Hypothesis saying flaky, the system

@@ -80,6 +80,7 @@ def explore_or_replay(
             seed=settings.seed,
             budget_s=settings.explore_budget_s,
             outlast_s=settings.explore_outlast_s,
+            shard=settings.shard,
         )
     except ConfigError as exc:
         pytest.fail(f"chaos-harness: {exc}", pytrace=False)
