@@ -12,12 +12,16 @@ A listener is any object with some of these methods; the ones it lacks are skipp
 - ``on_verdict(verdict)``: a check's verdict was judged against this running system;
 - ``on_progress(text)``: a line of progress (start-up, fault windows, examples);
 - ``on_note(text)``: a line for the run's closing summary (``reproduced 3/5``);
-- ``on_replay_saved(path)``: a failing schedule was saved for ``--chaos-replay``.
+- ``on_replay_saved(path)``: a failing schedule was saved for ``--chaos-replay``;
+- ``on_explored(record)``: an exploration ended; ``record`` is plain JSON (the test, its
+  examples and seconds, its coverage case by case, what it found), so that a summary of
+  many shards can be made from the records alone.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -61,6 +65,9 @@ class Events:
 
     def replay_saved(self, path: str) -> None:
         self._tell("on_replay_saved", path)
+
+    def explored(self, record: Mapping[str, Any]) -> None:
+        self._tell("on_explored", record)
 
     def _tell(self, method: str, *args: Any) -> None:
         for listener in list(self._listeners):

@@ -15,6 +15,7 @@ import pytest
 
 from harness.environment import Environment
 from harness.errors import ChaosError, TopologyWarning
+from harness.report import label_shard, recording
 from harness.selection import split_nightly
 from harness.session import ChaosSession
 from harness.settings import Settings, add_options, resolve_settings
@@ -75,10 +76,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     bugs = ",".join(settings.bugs) or "none"
     backend = session.backend_name
     why = session.backend_fallback
+    shard = f", shard {settings.shard}" if settings.shard.sharded else ""
     return [
-        f"chaos-harness: backend {backend}{f' ({why})' if why else ''}, seed {settings.seed}, "
-        f"bugs {bugs}, compose {compose}"
+        f"chaos-harness: backend {backend}{f' ({why})' if why else ''}, seed {settings.seed}"
+        f"{shard}, bugs {bugs}, compose {compose}"
     ]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under --chaos-shard, every test's Allure result names its shard (a parameter: the
+    same test on two shards is two results, each with its own history)."""
+    shard = ChaosSession.of(item.config).settings.shard
+    if shard.sharded and recording(item.config):
+        label_shard(str(shard))
 
 
 class ComposeExploration(pytest.File):

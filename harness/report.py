@@ -9,7 +9,16 @@ Allure pays nothing for it.
 Per chaos test (:class:`TestArtifacts`, driven by the ``chaos`` fixture): each history of
 ``chaos.load(...)`` as JSONL, one latency-over-time PNG with the fault windows shaded, and
 what each service logged during the test. Per session: ``environment.properties`` in the
-results directory (:func:`write_environment_properties`).
+results directory (:func:`write_environment_properties`), and the run's own report-level
+attachments (:func:`write_run_globals`): the invariant summary, the exploration's coverage
+and the run record (JSON) that :mod:`harness.merge` adds up over shards. Allure 3 reads
+them from a ``*-globals.json`` file and shows them on the report's front page (Global
+attachments; a shard's engine error under Global errors).
+
+Under ``--chaos-shard`` each test gets the shard as a parameter, so that the same test run
+by two shards is two results (not a retry of one another) with a history each, and every
+test that broke an invariant gets the label ``invariant`` (the first it broke), which the
+merged report's categories group failures by.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from importlib import metadata
@@ -35,6 +45,7 @@ if TYPE_CHECKING:
     from harness.checks.verdict import Verdict
     from harness.environment import Environment
     from harness.settings import Settings
+    from harness.summary import RunSummary
 
 __all__ = [
     "AllureListener",
@@ -45,11 +56,20 @@ __all__ = [
     "environment_properties",
     "format_properties",
     "label_faults",
+    "label_invariant",
+    "label_shard",
     "label_test",
     "note_environment",
     "recording",
     "write_environment_properties",
+    "write_run_globals",
 ]
+
+# The names of the report-level attachments; harness.merge finds the record by its name.
+SUMMARY_NAME = "chaos-harness: invariant summary"
+COVERAGE_NAME = "chaos-harness: exploration coverage"
+RECORD_NAME = "chaos-harness: run record (JSON)"
+INVARIANT_LABEL = "invariant"  # the label failures are grouped by
 
 log = logging.getLogger("chaos-harness")
 
@@ -131,6 +151,17 @@ def label_faults(faults: Iterable[Fault]) -> None:
     """Feature: every kind of fault the test applied."""
     for kind in sorted({fault.kind for fault in faults}):
         allure.dynamic.feature(kind)
+
+
+def label_shard(shard: str) -> None:
+    """The shard as a parameter (its own history) and a label (to filter by)."""
+    allure.dynamic.parameter("shard", shard)
+    allure.dynamic.label("shard", shard)
+
+
+def label_invariant(check: str) -> None:
+    """The invariant a failing test broke first: what the report's categories group by."""
+    allure.dynamic.label(INVARIANT_LABEL, check)
 
 
 def attach_text(name: str, text: str) -> None:
@@ -280,6 +311,7 @@ def environment_properties(
         "bugs": ",".join(settings.bugs) or "none",
         "compose": str(settings.compose) if settings.compose else "none",
         "race": "yes" if settings.race else "no",
+        "shard": str(settings.shard) if settings.shard.sharded else "none (the whole run)",
     }
     properties.update(described or {})
     return properties
@@ -357,4 +389,67 @@ def write_environment_properties(config: pytest.Config, settings: Settings) -> P
     path = directory / "environment.properties"
     described = config.stash.get(_environment_key, None)
     path.write_text(format_properties(environment_properties(settings, described)), "utf-8")
+    return path
+
+
+def write_run_globals(
+    config: pytest.Config,
+    record: Mapping[str, Any],
+    summary: RunSummary,
+    summary_lines: list[str],
+    errors: list[str],
+) -> Path | None:
+    """Write the run's report-level attachments (summary, coverage, the run record) and
+    its errors into the results directory as Allure 3 globals, if Allure is recording and
+    a chaos system ran or could not be started.
+
+    A pytest-xdist controller writes nothing: each worker writes its own (they add up in
+    :mod:`harness.merge`).
+    """
+    if not recording(config) or config.pluginmanager.has_plugin("dsession"):
+        return None
+    if not summary.active and not errors:
+        return None
+    from harness.summary import render_coverage
+
+    directory = Path(str(config.option.allure_report_dir))
+    directory.mkdir(parents=True, exist_ok=True)
+    return write_globals(
+        directory,
+        [
+            (SUMMARY_NAME, "\n".join(summary_lines) + "\n", TEXT_MIME, "txt"),
+            (
+                COVERAGE_NAME,
+                "\n".join(render_coverage(summary.explorations)) + "\n",
+                TEXT_MIME,
+                "txt",
+            ),
+            (
+                RECORD_NAME,
+                json.dumps(record, indent=2, sort_keys=True, default=str),
+                "application/json",
+                "json",
+            ),
+        ],
+        errors,
+    )
+
+
+def write_globals(
+    directory: Path, attachments: Iterable[tuple[str, str, str, str]], errors: Iterable[str]
+) -> Path:
+    """``<uuid>-globals.json`` and its ``<uuid>-attachment.EXT`` files in ``directory``:
+    ``attachments`` are (name, text, MIME type, extension); ``errors`` are messages."""
+    now = int(time.time() * 1000)
+    entries = []
+    for name, text, mime, extension in attachments:
+        source = f"{uuid.uuid4()}-attachment.{extension}"
+        (directory / source).write_text(text, "utf-8")
+        entries.append({"name": name, "source": source, "type": mime, "timestamp": now})
+    path = directory / f"{uuid.uuid4()}-globals.json"
+    body = {
+        "attachments": entries,
+        "errors": [{"message": message, "timestamp": now} for message in errors],
+    }
+    path.write_text(json.dumps(body, indent=2), "utf-8")
     return path

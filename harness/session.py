@@ -9,6 +9,7 @@ progress lines and the Allure reporter among its listeners (:mod:`harness.events
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from harness.backends.base import Backend
 from harness.compose import Warned
 from harness.environment import Environment
-from harness.errors import ChaosError, ConfigError
+from harness.errors import ChaosError, ConfigError, EngineUnavailableError
 from harness.labels import new_session_id
 from harness.progress import Progress
 from harness.report import (
@@ -25,9 +26,10 @@ from harness.report import (
     note_environment,
     recording,
     write_environment_properties,
+    write_run_globals,
 )
 from harness.settings import Settings
-from harness.summary import RunSummary, write_terminal
+from harness.summary import RunSummary, render_summary, write_terminal
 from harness.topology import Topology
 
 __all__ = ["ChaosSession"]
@@ -48,6 +50,7 @@ class ChaosSession:
         self.backend_fallback = ""  # why "auto" chose the local backend, if it did
         self.system = ""  # what ran, for the summary: which seeded bugs, if it has any
         self.warned: Warned = set()  # warnings about the compose file already given
+        self.errors: list[str] = []  # what ended the run early (an engine that is gone)
 
     @classmethod
     def of(cls, config: pytest.Config) -> ChaosSession:
@@ -66,6 +69,11 @@ class ChaosSession:
         settings = replace(self.settings, **overrides)
         try:
             backend = self._make_backend(settings, topology)
+        except EngineUnavailableError as exc:
+            # No test of this run can start a system: end it here, once, saying why (the
+            # report's Global errors and a merge over shards show it too).
+            self.errors.append(f"chaos-harness{self._shard_words}: {exc}")
+            pytest.exit(self.errors[-1], returncode=pytest.ExitCode.TESTS_FAILED)
         except ChaosError as exc:
             raise pytest.fail.Exception(f"chaos-harness: {exc}", pytrace=False) from None
         service_env = {}
@@ -121,15 +129,45 @@ class ChaosSession:
             seed=self.settings.seed,
             system=self.system,
             report=report,
+            shard=self._shard,
         )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # Backstop: fixtures normally tear environments down; this catches what they could not.
         write_environment_properties(self.config, self.settings)
+        report = str(self.config.option.allure_report_dir) if recording(self.config) else None
+        lines = render_summary(
+            self.summary,
+            seed=self.settings.seed,
+            system=self.system,
+            report=report,
+            shard=self._shard,
+        )
+        write_run_globals(self.config, self.record(), self.summary, lines, self.errors)
         if self.settings.keep_on_failure and session.testsfailed:
             return
         for env in reversed(list(self.environments)):
             self.stop_environment(env)
+
+    @property
+    def _shard(self) -> str:
+        return str(self.settings.shard) if self.settings.shard.sharded else ""
+
+    @property
+    def _shard_words(self) -> str:
+        return f" (shard {self._shard})" if self._shard else ""
+
+    def record(self) -> dict[str, Any]:
+        """What this run did, as plain JSON: what :mod:`harness.merge` adds up over shards."""
+        return {
+            "shard": str(self.settings.shard),
+            "seed": self.settings.seed,
+            "system": self.system,
+            "bugs": list(self.settings.bugs),
+            "docker_host": os.environ.get("DOCKER_HOST", ""),
+            "summary": self.summary.to_json(),
+            "errors": list(self.errors),
+        }
 
     # -- backends ------------------------------------------------------------------------
 
@@ -138,7 +176,11 @@ class ChaosSession:
         """docker or local; ``auto`` is decided once, by whether an engine answers."""
         if self._backend is None:
             choice: str = self.settings.backend
-            if choice == "auto":
+            if choice == "auto" and os.environ.get("DOCKER_HOST"):
+                # An engine named on purpose is the one to use: if it does not answer, the
+                # run says so rather than quietly running host processes instead.
+                choice = "docker"
+            elif choice == "auto":
                 from harness.backends.docker import docker_client
 
                 try:

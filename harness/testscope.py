@@ -15,17 +15,44 @@ another environment (a race-detector build, other seeded bugs) wraps it the same
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.context import using_environment
 from harness.environment import Environment
-from harness.report import TestArtifacts, label_faults, label_test
+from harness.report import TestArtifacts, label_faults, label_invariant, label_test
 from harness.timeline import Timeline
 
+if TYPE_CHECKING:
+    from harness.checks.verdict import Verdict
+
 __all__ = ["chaos_test"]
+
+
+class _Broken:
+    """A listener for one test: the invariants it broke, first first (an exploration's
+    finding names its own, most basic cause first, and wins)."""
+
+    def __init__(self) -> None:
+        self.checks: list[str] = []
+        self.found: list[str] = []
+
+    def on_verdict(self, verdict: Verdict) -> None:
+        if verdict.outcome.value == "fail" and verdict.check not in self.checks:
+            self.checks.append(verdict.check)
+
+    def on_explored(self, record: Mapping[str, Any]) -> None:
+        found = record.get("found")
+        if found:
+            self.found = list(found.get("checks", []))
+
+    @property
+    def first(self) -> str | None:
+        named = self.found or self.checks
+        return named[0] if named else None
 
 
 @contextmanager
@@ -41,10 +68,15 @@ def chaos_test(request: pytest.FixtureRequest, env: Environment) -> Iterator[Env
         request.node.user_properties.append(("pitfall", str(marker.args[0])))
     artifacts = TestArtifacts(request.node, env)
     first = len(env.faults_applied)
+    broken = _Broken()
+    env.events.subscribe(broken)
     try:
         with using_environment(env):
             yield env
         env.assert_healed()
     finally:
+        env.events.unsubscribe(broken)
         label_faults(env.faults_applied[first:])
+        if broken.first is not None:
+            label_invariant(broken.first)
         artifacts.finish()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
 
-__all__ = ["DockerBackend", "docker_client"]
+__all__ = ["DockerBackend", "docker_client", "engine_gone"]
 
 _PORT_ATTEMPTS = 5
 _STOP_TIMEOUT_S = 10  # Docker's default grace before SIGKILL, when the file sets none
@@ -42,16 +43,37 @@ def docker_client() -> docker.DockerClient:
     import docker
     import docker.errors
 
+    host = os.environ.get("DOCKER_HOST", "")
     try:
         client = docker.from_env(timeout=120)
         client.ping()
     except (docker.errors.DockerException, OSError) as exc:
+        if host:
+            raise EngineUnavailableError(engine_gone(host, exc)) from None
         raise EngineUnavailableError(
             f"no Docker engine answered ({exc}). Start one (as root on Debian: "
             "`apt-get install docker.io && dockerd &`), point DOCKER_HOST at one, or run "
             "without containers with --chaos-backend=local"
         ) from None
     return client
+
+
+def engine_gone(host: str, exc: BaseException) -> str:
+    """One paragraph on an engine that DOCKER_HOST names and that did not answer."""
+    scheme = host.split("://", 1)[0] if "://" in host else "unix"
+    how = {
+        "tcp": "is dockerd listening there (`dockerd -H tcp://0.0.0.0:2375`, or 2376 with "
+        "DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for TLS) and is the port open from here",
+        "ssh": "can this user log in there without a password (`ssh -o BatchMode=yes HOST "
+        "docker version` must work: a key the agent or ~/.ssh holds, the host in "
+        "known_hosts) and is that user allowed to use the engine (the docker group)",
+        "unix": "does the socket exist and may this user open it",
+    }.get(scheme, "is it an address the Docker SDK reads (unix://, tcp://, ssh://)")
+    return (
+        f"the Docker engine DOCKER_HOST names ({host}) did not answer: {exc}. Check it: {how}; "
+        "or unset DOCKER_HOST to use this machine's engine. Nothing was started on it, and "
+        "the harness does not fall back to host processes for an engine named on purpose."
+    )
 
 
 class DockerBackend(Backend):

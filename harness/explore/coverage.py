@@ -29,7 +29,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from faults import (
     Bandwidth,
@@ -276,6 +276,29 @@ class Coverage:
     @property
     def covered(self) -> int:
         return len(self.held) + len(self.broken)
+
+    def record(self) -> dict[str, Any]:
+        """As plain JSON, for a report over many shards: every case of this shard's plan,
+        with its kind, target and outcome (held, broke, not covered)."""
+        broken = {case.label for case, _ in self.broken}
+        held, left = set(self.held), set(self.not_covered)
+
+        def outcome(label: str) -> str:
+            if label in broken:
+                return "broke"
+            if label in held:
+                return "held"
+            return "not covered" if label in left else "not run"
+
+        return {
+            "shard": str(self.shard),
+            "planned": self.planned if self.planned is not None else len(self.cases),
+            "cases": [
+                {"kind": c.kind, "target": c.target, "outcome": outcome(c.label)}
+                for c in self.cases
+            ],
+            "inapplicable": list(self.inapplicable),
+        }
 
     def lines(self) -> list[str]:
         broke = f" ({len(self.broken)} broke an invariant)" if self.broken else ""

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -282,6 +282,27 @@ class Exploration:
     @property
     def per_minute(self) -> float:
         return self.examples * 60 / max(self.seconds, 1e-9)
+
+    def record(self, test: str, *, seed: int, shard: Shard = UNSHARDED) -> dict[str, Any]:
+        """As plain JSON (see :meth:`harness.events.Events.explored`)."""
+        found = None
+        if self.failure is not None:
+            found = {
+                "checks": list(self.failure.checks),
+                "message": self.failure.message,
+                "fault_steps": self.failure.fault_steps,
+            }
+        return {
+            "test": test,
+            "seed": seed,
+            "shard": str(shard),
+            "examples": self.examples,
+            "seconds": round(self.seconds, 1),
+            "per_minute": round(self.per_minute, 1),
+            "found": found,
+            "found_after_s": None if self.found_after_s is None else round(self.found_after_s, 1),
+            "coverage": None if self.coverage is None else self.coverage.record(),
+        }
 
 
 def explore(

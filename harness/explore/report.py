@@ -88,6 +88,7 @@ def explore_or_replay(
         # Not a finding: the system was broken before any fault. Say so, as unknown.
         env.events.verdict(Verdict.unknown("system healthy before any fault", str(exc)))
         pytest.skip(f"chaos-harness could not judge this system: {exc}")
+    env.events.explored(found.record(request.node.nodeid, seed=settings.seed, shard=settings.shard))
     covered = found.coverage.lines() if found.coverage is not None else []
     write_now(
         request.config,
