@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from importlib import metadata
@@ -38,6 +37,14 @@ import pytest
 from allure_commons import plugin_manager
 from allure_commons.types import AttachmentType, Severity
 
+from harness.allure_files import (
+    COVERAGE_NAME,
+    INVARIANT_LABEL,
+    RECORD_NAME,
+    SUMMARY_NAME,
+    format_properties,
+    write_globals,
+)
 from harness.history import History
 
 if TYPE_CHECKING:
@@ -65,11 +72,6 @@ __all__ = [
     "write_run_globals",
 ]
 
-# The names of the report-level attachments; harness.merge finds the record by its name.
-SUMMARY_NAME = "chaos-harness: invariant summary"
-COVERAGE_NAME = "chaos-harness: exploration coverage"
-RECORD_NAME = "chaos-harness: run record (JSON)"
-INVARIANT_LABEL = "invariant"  # the label failures are grouped by
 
 log = logging.getLogger("chaos-harness")
 
@@ -358,25 +360,6 @@ def note_environment(config: pytest.Config, env: Environment) -> None:
         config.stash[_environment_key] = _guarded("environment", describe_environment, env) or {}
 
 
-def format_properties(properties: Mapping[str, str]) -> str:
-    """Java .properties text (what Allure reads): one ``key = value`` a line, escaped."""
-
-    def escape(text: str, *, key: bool) -> str:
-        out = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-        out = out.replace("\t", "\\t")
-        if key:
-            for char in " =:#!":
-                out = out.replace(char, "\\" + char)
-        elif out.startswith(" "):
-            out = "\\" + out
-        return out
-
-    return "".join(
-        f"{escape(key, key=True)} = {escape(value, key=False)}\n"
-        for key, value in properties.items()
-    )
-
-
 def write_environment_properties(config: pytest.Config, settings: Settings) -> Path | None:
     """Write ``environment.properties`` into the results directory, if there is one.
 
@@ -433,23 +416,3 @@ def write_run_globals(
         ],
         errors,
     )
-
-
-def write_globals(
-    directory: Path, attachments: Iterable[tuple[str, str, str, str]], errors: Iterable[str]
-) -> Path:
-    """``<uuid>-globals.json`` and its ``<uuid>-attachment.EXT`` files in ``directory``:
-    ``attachments`` are (name, text, MIME type, extension); ``errors`` are messages."""
-    now = int(time.time() * 1000)
-    entries = []
-    for name, text, mime, extension in attachments:
-        source = f"{uuid.uuid4()}-attachment.{extension}"
-        (directory / source).write_text(text, "utf-8")
-        entries.append({"name": name, "source": source, "type": mime, "timestamp": now})
-    path = directory / f"{uuid.uuid4()}-globals.json"
-    body = {
-        "attachments": entries,
-        "errors": [{"message": message, "timestamp": now} for message in errors],
-    }
-    path.write_text(json.dumps(body, indent=2), "utf-8")
-    return path
