@@ -12,6 +12,7 @@ import contextlib
 import math
 import os
 import re
+import socket
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
 
-__all__ = ["DockerBackend", "docker_client", "engine_gone"]
+__all__ = ["DockerBackend", "docker_client", "engine_gone", "remote_engine"]
 
 _PORT_ATTEMPTS = 5
 _STOP_TIMEOUT_S = 10  # Docker's default grace before SIGKILL, when the file sets none
@@ -44,6 +45,17 @@ def docker_client() -> docker.DockerClient:
     import docker.errors
 
     host = os.environ.get("DOCKER_HOST", "")
+    if host:
+        elsewhere = remote_engine(host)
+        if elsewhere is not None:
+            raise EngineUnavailableError(
+                f"DOCKER_HOST={host} names an engine on {elsewhere}, another machine. The "
+                "harness publishes services on the engine host's 127.0.0.1 only (nothing "
+                "beyond that machine may reach the system under test) and its tests call "
+                "them there, so they must run on that machine: start pytest there (e.g. "
+                f"`ssh {elsewhere} 'cd REPO && .venv/bin/pytest ... --chaos-shard=K/N'`), or "
+                "point DOCKER_HOST at an engine on this machine. Nothing was started."
+            )
     try:
         client = docker.from_env(timeout=120)
         client.ping()
@@ -58,11 +70,36 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
+def remote_engine(docker_host: str) -> str | None:
+    """The host a tcp:// or ssh:// DOCKER_HOST names, if it is not this machine (None: a
+    socket, loopback, or an address of this machine, which it can bind)."""
+    scheme, _, rest = docker_host.partition("://")
+    if scheme not in ("tcp", "ssh", "http", "https"):
+        return None
+    netloc = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    host = netloc[1:].split("]", 1)[0] if netloc.startswith("[") else netloc.rsplit(":", 1)[0]
+    if not host or host == "localhost":
+        return None
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except OSError:
+        return None  # unresolvable: the engine's own error says so when it is dialled
+    for address in addresses:
+        family = socket.AF_INET6 if ":" in str(address) else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.bind((str(address), 0))  # only an address of this machine binds
+            return None
+        except OSError:
+            continue
+    return host
+
+
 def engine_gone(host: str, exc: BaseException) -> str:
     """One paragraph on an engine that DOCKER_HOST names and that did not answer."""
     scheme = host.split("://", 1)[0] if "://" in host else "unix"
     how = {
-        "tcp": "is dockerd listening there (`dockerd -H tcp://0.0.0.0:2375`, or 2376 with "
+        "tcp": "is dockerd listening there (`dockerd -H tcp://127.0.0.1:2375`, or 2376 with "
         "DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for TLS) and is the port open from here",
         "ssh": "can this user log in there without a password (`ssh -o BatchMode=yes HOST "
         "docker version` must work: a key the agent or ~/.ssh holds, the host in "

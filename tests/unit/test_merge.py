@@ -97,16 +97,19 @@ def test_two_shards_merge_into_one_summary_and_one_coverage(tmp_path: Path) -> N
     assert global_errors == []
     summary = texts[SUMMARY_NAME]
     assert "shards: 2 of 2 reported (0/2, 1/2)" in summary
-    assert "survives" in summary and "(6 pass, 1 fail)" in summary
+    assert "survives" in summary
+    assert "(6 pass, 1 fail)" in summary
     assert "first failure: payment died" in summary
     assert "faults fired: 4 (kill x4)" in summary
     coverage = texts[COVERAGE_NAME]
     assert "examples in all: 30" in coverage
-    assert "(shard 0/2): 10 examples" in coverage and "(shard 1/2): 20 examples" in coverage
+    assert "(shard 0/2): 10 examples" in coverage
+    assert "(shard 1/2): 20 examples" in coverage
     assert "fault kinds x targets covered: 2/2" in coverage
     assert "BROKE" in coverage  # kill on payment broke on shard 0
     record = json.loads(texts[RECORD_NAME])
-    assert record["shards"] == ["0/2", "1/2"] and record["missing"] == []
+    assert record["shards"] == ["0/2", "1/2"]
+    assert record["missing"] == []
     properties = (merged / "environment.properties").read_text()
     assert "seed = 7" in properties
     assert "shard = 2 of 2 merged (0/2, 1/2)" in properties
@@ -115,7 +118,7 @@ def test_two_shards_merge_into_one_summary_and_one_coverage(tmp_path: Path) -> N
 
 def test_a_missing_shard_is_a_global_error_and_the_others_are_reported(tmp_path: Path) -> None:
     dirs = [_shard(tmp_path, 0, fails=False), tmp_path / "shard-1"]  # shard 1 sent nothing
-    lines, errors = merge_results(dirs, tmp_path / "merged", shards=2)
+    _lines, errors = merge_results(dirs, tmp_path / "merged", shards=2)
     texts, global_errors = _globals(tmp_path / "merged")
     assert any("no such results directory" in e for e in global_errors)
     assert any(e.startswith("shard 1/2: no run record") for e in global_errors)
