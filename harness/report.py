@@ -155,9 +155,19 @@ def label_faults(faults: Iterable[Fault]) -> None:
         allure.dynamic.feature(kind)
 
 
+class _Shown:
+    """A parameter value shown as it is: allure-pytest puts quotes around a string's."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def label_shard(shard: str) -> None:
     """The shard as a parameter (its own history) and a label (to filter by)."""
-    allure.dynamic.parameter("shard", shard)
+    allure.dynamic.parameter("shard", _Shown(shard))
     allure.dynamic.label("shard", shard)
 
 

@@ -278,6 +278,7 @@ class Exploration:
     error: BaseException | None
     found_after_s: float | None = None  # when the first failure was found, if one was
     coverage: Coverage | None = None  # the coverage phase before the random rounds
+    rounds: tuple[Round, ...] = ()  # the rounds of the plan that ran (all or some examples)
 
     @property
     def per_minute(self) -> float:
@@ -302,6 +303,7 @@ class Exploration:
             "found": found,
             "found_after_s": None if self.found_after_s is None else round(self.found_after_s, 1),
             "coverage": None if self.coverage is None else self.coverage.record(),
+            "rounds": [{"number": r.number, "seed": r.seed} for r in self.rounds],
         }
 
 
@@ -404,7 +406,8 @@ def explore(
             calibration=finder.calibration,
         )
     found_after = None if budget.found is None else budget.found - budget.started
-    return Exploration(log.examples, budget.elapsed_s, failure, error, found_after, covered)
+    ran = tuple(sorted((r for w in workers for r in w.ran), key=lambda r: r.number))
+    return Exploration(log.examples, budget.elapsed_s, failure, error, found_after, covered, ran)
 
 
 @dataclass
@@ -433,6 +436,7 @@ class _Worker:
     rounds: _Rounds
     held: float
     calibration: Calibration | None = None
+    ran: list[Round] = field(default_factory=list)  # the rounds this topology started
     error: BaseException | None = None
     found: bool = False  # this worker found the failure the exploration keeps shrinking
 
@@ -458,6 +462,7 @@ class _Worker:
                 )
                 # What @seed does; a round's seed is its plan's, whichever topology runs it.
                 machine._hypothesis_internal_use_seed = planned.seed
+                self.ran.append(planned)
                 settings = hypothesis_settings_class(
                     hypothesis_settings(self.profile), max_examples=planned.size
                 )
