@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from harness.load import LoadResult, LoadRun, run_load, start_load
     from harness.sampler import MetricSampler
     from harness.settings import Settings
+    from harness.shard import Shard
     from harness.testscope import chaos_test
     from harness.topology import Topology, load_topology
 
@@ -60,6 +61,7 @@ _WHERE = {
     "start_load": "harness.load",
     "MetricSampler": "harness.sampler",
     "Settings": "harness.settings",
+    "Shard": "harness.shard",
     "chaos_test": "harness.testscope",
     "Topology": "harness.topology",
     "load_topology": "harness.topology",
@@ -82,6 +84,7 @@ __all__ = [
     "Op",
     "ProbeError",
     "Settings",
+    "Shard",
     "SignalMissingError",
     "StartupError",
     "Topology",

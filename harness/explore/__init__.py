@@ -9,6 +9,8 @@ workload's operations and its own invariants). One module per concern:
   generic checks) and :func:`replay` through :func:`faults.schedule.run_schedule`;
 - :mod:`~harness.explore.machine`: the Hypothesis state machine and :func:`explore`;
 - :mod:`~harness.explore.profiles`: profiles (dev, ci, nightly) and the hard time budget;
+- :mod:`~harness.explore.sharding`: what shard K/N runs (:func:`plan_shard`): every Nth
+  coverage case and round of an N-machine plan, with the plan's seeds;
 - :mod:`~harness.explore.shrink`: the engine's pass that drops steps that do not matter;
 - :mod:`~harness.explore.replays`: failing schedules, replay files, the replay command;
 - :mod:`~harness.explore.report`: the pytest-facing side, :func:`explore_or_replay`
@@ -46,6 +48,7 @@ from harness.explore.replays import (
     save_replay,
     schedule_as_code,
 )
+from harness.explore.sharding import Round, ShardPlan, plan_rounds, plan_shard
 
 __all__ = [
     "PROFILES",
@@ -61,7 +64,9 @@ __all__ = [
     "Operation",
     "Profile",
     "ReplayResult",
+    "Round",
     "SavedReplay",
+    "ShardPlan",
     "StateCheck",
     "SystemModel",
     "Unjudgeable",
@@ -70,6 +75,8 @@ __all__ = [
     "fault_steps",
     "hypothesis_settings",
     "load_replay",
+    "plan_rounds",
+    "plan_shard",
     "read_json",
     "recorded_run",
     "replay",
