@@ -173,12 +173,15 @@ def merge_results(
     summary = merge_summaries(RunSummary.from_json(r.get("summary", {})) for r in records)
     seeds = sorted({int(r["seed"]) for r in records if "seed" in r})
     systems = sorted({str(r.get("system", "")) for r in records if r.get("system")})
-    lines = [
-        f"shards: {len(seen)} of {expected} reported"
-        + (f" ({', '.join(sorted(seen))})" if expected > 1 else "")
-        + (f"; missing: {', '.join(missing)}" if missing else "")
-    ]
-    for record in sorted(records, key=lambda r: str(r.get("shard"))):
+    if expected > 1:
+        lines = [
+            f"shards: {len(seen)} of {expected} reported ({', '.join(sorted(seen))})"
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+        ]
+    else:
+        processes = f"{len(records)} processes" if len(records) > 1 else "one process"
+        lines = [f"one run, not sharded ({processes})" if records else "no run record"]
+    for record in sorted(records, key=lambda r: str(r.get("shard"))) if expected > 1 else []:
         host = record.get("docker_host") or "this machine's engine"
         lines.append(f"  shard {record.get('shard')}: seed {record.get('seed')}, engine {host}")
     if len(seeds) > 1:

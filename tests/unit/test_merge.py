@@ -151,3 +151,14 @@ def test_the_allure_config_groups_failures_by_invariant_and_keeps_history(tmp_pa
 
 def test_coverage_without_explorations_says_so() -> None:
     assert render_coverage([]) == ["no exploration ran"]
+
+
+def test_one_unsharded_run_is_reported_as_one_run(tmp_path: Path) -> None:
+    directory = tmp_path / "results"
+    directory.mkdir()
+    record = {"shard": "0/1", "seed": 3, "summary": {"verdicts": {"survives": {"pass": 1}}}}
+    write_globals(directory, [(RECORD_NAME, json.dumps(record), "application/json", "json")], [])
+    lines, errors = merge_results([directory], tmp_path / "merged")
+    assert errors == []
+    assert lines[0] == "one run, not sharded (one process)"
+    assert lines[1].startswith("seed 3")
