@@ -373,7 +373,8 @@ def explore(
             return Exploration(
                 log.examples, budget.elapsed_s, covered.shrunk, None, found_after, covered
             )
-    shared = _Rounds(list(plan_rounds(seed, wanted * shard.count, shard)))
+    size = max(1, min(ROUND, wanted))  # one machine's handful is one round, on every shard
+    shared = _Rounds(list(plan_rounds(seed, wanted * shard.count, shard, size=size)))
     workers = [
         _Worker(number, each, models[number], profile, budget, log, shared, held)
         for number, each in enumerate(envs)

@@ -106,10 +106,14 @@ def failure_report(request: pytest.FixtureRequest, env: Environment, found: Expl
     settings: Settings = request.getfixturevalue("chaos_settings")
     root = request.config.rootpath
     bugs = f"{'+'.join(settings.bugs)}-" if settings.bugs else ""
+    # Shards side by side on one machine save into one folder: their names must differ.
+    shard = (
+        f"-shard{settings.shard.index}of{settings.shard.count}" if settings.shard.sharded else ""
+    )
     path = save_replay(
         failure.schedule,
         root / REPLAY_DIR,
-        label=f"explore-{bugs}seed{settings.seed}",
+        label=f"explore-{bugs}seed{settings.seed}{shard}",
         recorded=recorded_run(
             env,
             seed=settings.seed,
@@ -132,7 +136,7 @@ def failure_report(request: pytest.FixtureRequest, env: Environment, found: Expl
         f"shortest failing schedule ({failure.fault_steps} fault steps, "
         f"{len(failure.schedule.steps)} steps):\n{code}\n\n"
         f"saved to {shown}; replay it with:\n  {replay_command_for(request, shown)}"
-        + _also_broken(request, env, found, label=f"explore-{bugs}seed{settings.seed}")
+        + _also_broken(request, env, found, label=f"explore-{bugs}seed{settings.seed}{shard}")
     )
 
 

@@ -9,7 +9,9 @@ shard reruns alone from the seed. This module is pure (no system, no clock): the
 then decides how far into its plan a shard gets.
 
 How many examples: a shard is one machine's worth (the profile's examples), so the run's
-plan is N times that, and N shards together explore N times what one machine would.
+plan is N times that, and N shards together explore N times what one machine would. A
+round is ``ROUND`` examples, or one machine's examples when that is fewer (the dev and ci
+profiles' handful), so that every shard gets rounds of its own.
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ def plan_rounds(
 
 
 def plan_shard(
-    cases: Sequence[T], *, seed: int, examples: int, shard: Shard = UNSHARDED
+    cases: Sequence[T], *, seed: int, examples: int, shard: Shard = UNSHARDED, size: int = ROUND
 ) -> ShardPlan[T]:
     """``shard``'s part of the unsharded plan: ``cases`` (coverage, in order) and the rounds
-    of ``examples`` examples (the whole run's: N shards' worth)."""
-    return ShardPlan(shard, tuple(shard.take(cases)), plan_rounds(seed, examples, shard))
+    of ``examples`` examples (the whole run's: N shards' worth) of ``size`` each."""
+    rounds = plan_rounds(seed, examples, shard, size=size)
+    return ShardPlan(shard, tuple(shard.take(cases)), rounds)

@@ -132,3 +132,17 @@ def test_the_ini_key_sets_the_shard(pytester: pytest.Pytester) -> None:
     )
     done = pytester.runpytest()
     done.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("size", [1, 3, 6, ROUND])
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_a_small_profile_gives_every_shard_rounds_of_its_own(size: int, count: int) -> None:
+    """The ci profile's 6 examples a machine: rounds of 6, one per shard, not one round of
+    6 x N that only shard 0 would get."""
+    whole = plan_shard(CASES, seed=1, examples=size * count, size=size)
+    parts = [
+        plan_shard(CASES, seed=1, examples=size * count, shard=Shard(k, count), size=size)
+        for k in range(count)
+    ]
+    assert [part.examples for part in parts] == [size] * count
+    assert sorted(r for part in parts for r in part.rounds) == sorted(whole.rounds)
