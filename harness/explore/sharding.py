@@ -29,7 +29,7 @@ T = TypeVar("T")
 ROUND = 25  # examples per Hypothesis run; each round has a seed of its own
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Round:
     """One Hypothesis run: its number in the unsharded plan, its seed, its examples."""
 
