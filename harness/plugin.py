@@ -15,7 +15,7 @@ import pytest
 
 from harness.environment import Environment
 from harness.errors import ChaosError, TopologyWarning
-from harness.report import label_shard, recording
+from harness.report import label_shard, recording, title_shard
 from harness.selection import split_nightly
 from harness.session import ChaosSession
 from harness.settings import Settings, add_options, resolve_settings
@@ -89,6 +89,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     shard = ChaosSession.of(item.config).settings.shard
     if shard.sharded and recording(item.config):
         label_shard(str(shard))
+
+
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Under --chaos-shard, every test's Allure title names its shard too (allure-pytest
+    sets the title when setup ends: this comes after it)."""
+    shard = ChaosSession.of(item.config).settings.shard
+    if shard.sharded and recording(item.config):
+        title_shard(item.name, str(shard))
 
 
 class ComposeExploration(pytest.File):

@@ -68,6 +68,7 @@ __all__ = [
     "label_test",
     "note_environment",
     "recording",
+    "title_shard",
     "write_environment_properties",
     "write_run_globals",
 ]
@@ -169,6 +170,11 @@ def label_shard(shard: str) -> None:
     """The shard as a parameter (its own history) and a label (to filter by)."""
     allure.dynamic.parameter("shard", _Shown(shard))
     allure.dynamic.label("shard", shard)
+
+
+def title_shard(name: str, shard: str) -> None:
+    """The test's title with its shard: a merged report lists each test once per shard."""
+    allure.dynamic.title(f"{name} [shard {shard}]")
 
 
 def label_invariant(check: str) -> None:

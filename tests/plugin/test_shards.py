@@ -150,3 +150,4 @@ def test_two_shards_explore_disjoint_parts_of_one_plan_and_merge(
         p["value"] for r in results for p in r.get("parameters", []) if p["name"] == "shard"
     )
     assert shards == ["0/2", "1/2"]  # one result per shard, each with its own history
+    assert sorted(r["name"] for r in results) == ["explore [shard 0/2]", "explore [shard 1/2]"]
