@@ -151,3 +151,7 @@ def test_two_shards_explore_disjoint_parts_of_one_plan_and_merge(
     )
     assert shards == ["0/2", "1/2"]  # one result per shard, each with its own history
     assert sorted(r["name"] for r in results) == ["explore [shard 0/2]", "explore [shard 1/2]"]
+    for result in results:  # a finding names the invariant it broke first: the category's group
+        invariants = [label["value"] for label in result["labels"] if label["name"] == "invariant"]
+        found = explored[int(result["name"][-4])]["found"]
+        assert invariants == ([found["checks"][0]] if found else [])
