@@ -333,9 +333,9 @@ def explore(
     then by :func:`harness.explore.shrink.minimize`, within ``shrink_s``.
 
     ``also``: more running topologies of the same system, explored at the same time, one
-    thread each (with a copy of ``model`` and seeds of its own), where the cores allow it:
-    an example mostly waits on the system, so two topologies run nearly twice the
-    examples. Once one of them finds a failure, the others stop and it shrinks alone.
+    thread each (with a copy of ``model``; each takes the plan's next round), where the
+    cores allow it: an example mostly waits on the system, so two topologies run nearly
+    twice the examples. Once one of them finds a failure, the others stop and it shrinks alone.
 
     ``shard``: this machine's part of a run over several (:mod:`harness.explore.sharding`):
     its coverage cases and its rounds of a plan N times one machine's examples, with the
