@@ -194,7 +194,12 @@ def render_coverage(explorations: Iterable[Mapping[str, Any]]) -> list[str]:
         return ["no exploration ran"]
     lines = [_explored_line(record) for record in records]
     total = sum(int(r.get("examples", 0)) for r in records)
-    lines.append(f"examples in all: {total}")
+    shards = {str(r.get("shard", "0/1")) for r in records}
+    rate = sum(float(r.get("per_minute", 0)) for r in records)
+    lines.append(
+        f"examples in all: {total}"
+        + (f" ({len(shards)} shards at once: {rate:.1f} per minute)" if len(shards) > 1 else "")
+    )
     cells: dict[tuple[str, str], str] = {}
     inapplicable: list[str] = []
     for record in records:

@@ -102,7 +102,7 @@ def test_two_shards_merge_into_one_summary_and_one_coverage(tmp_path: Path) -> N
     assert "first failure: payment died" in summary
     assert "faults fired: 4 (kill x4)" in summary
     coverage = texts[COVERAGE_NAME]
-    assert "examples in all: 30" in coverage
+    assert "examples in all: 30 (2 shards at once: 30.0 per minute)" in coverage
     assert "(shard 0/2): 10 examples" in coverage
     assert "(shard 1/2): 20 examples" in coverage
     assert "fault kinds x targets covered: 2/2" in coverage
