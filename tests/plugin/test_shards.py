@@ -3,8 +3,11 @@ the merge of that shard's results with a good one reports both."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -155,3 +158,62 @@ def test_two_shards_explore_disjoint_parts_of_one_plan_and_merge(
         invariants = [label["value"] for label in result["labels"] if label["name"] == "invariant"]
         found = explored[int(result["name"][-4])]["found"]
         assert invariants == ([found["checks"][0]] if found else [])
+
+
+@contextlib.contextmanager
+def _tcp_engine(unix_socket: str) -> Iterator[str]:
+    """This machine's engine on a tcp:// address of its loopback: a forwarder to its socket,
+    as a second dockerd listening on tcp would be."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            engine = socket.socket(socket.AF_UNIX)
+            engine.connect(unix_socket)
+            for a, b in ((client, engine), (engine, client)):
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()
+
+
+def test_a_shard_runs_on_the_engine_docker_host_names(
+    harness: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DOCKER_HOST=tcp://... (an engine on this machine's loopback): the shard's system runs
+    there, and its run record names the engine."""
+    sock = "/var/run/docker.sock"
+    if not Path(sock).exists():
+        pytest.skip(f"no engine socket at {sock} to put on a tcp address")
+    harness.setup(TESTS, compose_one(harness.context))
+    with _tcp_engine(sock) as address:
+        monkeypatch.setenv("DOCKER_HOST", address)
+        done = harness.run("--chaos-shard=0/2", "--alluredir=results")
+    done.assert_outcomes(passed=2)
+    record = _record(harness.path / "results")
+    assert record["docker_host"] == address
+    assert record["shard"] == "0/2"
+    harness.assert_nothing_left()
