@@ -51,6 +51,8 @@ class ChaosSession:
         self.system = ""  # what ran, for the summary: which seeded bugs, if it has any
         self.warned: Warned = set()  # warnings about the compose file already given
         self.errors: list[str] = []  # what ended the run early (an engine that is gone)
+        worker: dict[str, Any] | None = getattr(config, "workerinput", None)
+        self.worker = str(worker["workerid"]) if worker else None  # an xdist worker's ID
 
     @classmethod
     def of(cls, config: pytest.Config) -> ChaosSession:
@@ -71,9 +73,15 @@ class ChaosSession:
             backend = self._make_backend(settings, topology)
         except EngineUnavailableError as exc:
             # No test of this run can start a system: end it here, once, saying why (the
-            # report's Global errors and a merge over shards show it too).
-            self.errors.append(f"chaos-harness{self._shard_words}: {exc}")
-            pytest.exit(self.errors[-1], returncode=pytest.ExitCode.TESTS_FAILED)
+            # report's Global errors and a merge over shards show it too). An xdist worker
+            # that exits looks like a crash to its controller: there each test fails with it.
+            where = ", ".join(w for w in (self._shard_words.strip(" ()"), self.worker) if w)
+            paragraph = f"chaos-harness{f' ({where})' if where else ''}: {exc}"
+            if paragraph not in self.errors:
+                self.errors.append(paragraph)
+            if self.worker is None:
+                pytest.exit(paragraph, returncode=pytest.ExitCode.TESTS_FAILED)
+            raise pytest.fail.Exception(paragraph, pytrace=False) from None
         except ChaosError as exc:
             raise pytest.fail.Exception(f"chaos-harness: {exc}", pytrace=False) from None
         service_env = {}
@@ -150,6 +158,11 @@ class ChaosSession:
             self.stop_environment(env)
 
     @property
+    def engine(self) -> str | None:
+        """The DOCKER_HOST address --chaos-engines gives this xdist worker, if any."""
+        return dict(self.settings.engines).get(self.worker) if self.worker else None
+
+    @property
     def _shard(self) -> str:
         return str(self.settings.shard) if self.settings.shard.sharded else ""
 
@@ -164,7 +177,7 @@ class ChaosSession:
             "seed": self.settings.seed,
             "system": self.system,
             "bugs": list(self.settings.bugs),
-            "docker_host": os.environ.get("DOCKER_HOST", ""),
+            "docker_host": self.engine or os.environ.get("DOCKER_HOST", ""),
             "summary": self.summary.to_json(),
             "errors": list(self.errors),
         }
@@ -176,7 +189,7 @@ class ChaosSession:
         """docker or local; ``auto`` is decided once, by whether an engine answers."""
         if self._backend is None:
             choice: str = self.settings.backend
-            if choice == "auto" and os.environ.get("DOCKER_HOST"):
+            if choice == "auto" and (self.engine or os.environ.get("DOCKER_HOST")):
                 # An engine named on purpose is the one to use: if it does not answer, the
                 # run says so rather than quietly running host processes instead.
                 choice = "docker"
@@ -184,7 +197,7 @@ class ChaosSession:
                 from harness.backends.docker import docker_client
 
                 try:
-                    docker_client().close()
+                    docker_client(self.engine).close()
                     choice = "docker"
                 except ChaosError:
                     choice = "local"
@@ -205,7 +218,7 @@ class ChaosSession:
             from harness.backends.docker import DockerBackend, docker_client
             from harness.reaper import reap_docker
 
-            client = docker_client()
+            client = docker_client(self.engine)
             reap_docker(client)
             build_args = dict(topology.race_build_args or {}) if settings.race else {}
             return DockerBackend(new_session_id(), client, build_args=build_args)

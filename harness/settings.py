@@ -39,6 +39,7 @@ class Settings:
     explore: bool = False  # one exploration test item for the compose file, no test file needed
     explore_outlast_s: float | None = None  # None: the model's longest period + a margin
     shard: Shard = UNSHARDED  # this machine's part of a run split over several (K/N)
+    engines: tuple[tuple[str, str], ...] = ()  # (xdist worker, its DOCKER_HOST address)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,26 @@ def _runs(text: str) -> int:
 
 def _optional_seconds(text: str) -> float | None:
     return _positive_seconds(text) if text.strip() else None
+
+
+def _engines(text: str) -> tuple[tuple[str, str], ...]:
+    """``gw0=tcp://127.0.0.1:2375,gw1=unix:///var/run/docker.sock``: a worker's engine."""
+    engines: dict[str, str] = {}
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        worker, equals, host = entry.partition("=")
+        worker, host = worker.strip(), host.strip()
+        if not equals or not worker or "://" not in host:
+            raise ValueError(
+                f"{entry!r} is not WORKER=ADDRESS; write e.g. "
+                "gw0=tcp://127.0.0.1:2375,gw1=unix:///var/run/docker.sock (the pytest-xdist "
+                "worker IDs gw0, gw1... and a DOCKER_HOST address each)"
+            )
+        if worker in engines:
+            raise ValueError(f"{worker} is given two engines; give each worker one")
+        engines[worker] = host
+    return tuple(engines.items())
 
 
 def _bool(text: str) -> bool:
@@ -221,6 +242,15 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "K/N",
     ),
+    Option(
+        "engines",
+        "the Docker engine of each pytest-xdist worker, as DOCKER_HOST addresses "
+        "(gw0=tcp://127.0.0.1:2375,gw1=unix:///var/run/docker.sock); a worker not named "
+        "uses DOCKER_HOST, or this machine's engine",
+        _engines,
+        "",
+        "WORKER=ADDRESS[,...]",
+    ),
 )
 
 
@@ -287,6 +317,7 @@ def resolve_settings(config: pytest.Config) -> Settings:
         explore=values["explore"],
         explore_outlast_s=values["explore-outlast"],
         shard=values["shard"],
+        engines=values["engines"],
     )
 
 

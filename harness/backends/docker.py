@@ -39,25 +39,28 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", name)
 
 
-def docker_client() -> docker.DockerClient:
-    """A client for the engine in the environment (``DOCKER_HOST`` included), or raise."""
+def docker_client(host: str | None = None) -> docker.DockerClient:
+    """A client for the engine ``host`` names (a ``DOCKER_HOST`` value), else for the one
+    the environment names (``DOCKER_HOST`` included), or raise."""
     import docker
     import docker.errors
 
-    host = os.environ.get("DOCKER_HOST", "")
+    host = host or os.environ.get("DOCKER_HOST", "")
     if host:
         elsewhere = remote_engine(host)
         if elsewhere is not None:
             raise EngineUnavailableError(
-                f"DOCKER_HOST={host} names an engine on {elsewhere}, another machine. The "
-                "harness publishes services on the engine host's 127.0.0.1 only (nothing "
-                "beyond that machine may reach the system under test) and its tests call "
-                "them there, so they must run on that machine: start pytest there (e.g. "
+                f"{host} (DOCKER_HOST, or --chaos-engines for this worker) names an engine "
+                f"on {elsewhere}, another machine. The harness publishes services on the "
+                "engine host's 127.0.0.1 only (nothing beyond that machine may reach the "
+                "system under test) and its tests call them there, so they must run on that "
+                "machine: start pytest there (e.g. "
                 f"`ssh {elsewhere} 'cd REPO && .venv/bin/pytest ... --chaos-shard=K/N'`), or "
-                "point DOCKER_HOST at an engine on this machine. Nothing was started."
+                "name an engine on this machine. Nothing was started."
             )
     try:
-        client = docker.from_env(timeout=120)
+        environment = {**os.environ, "DOCKER_HOST": host} if host else None
+        client = docker.from_env(timeout=120, environment=environment)
         client.ping()
     except (docker.errors.DockerException, OSError) as exc:
         if host:
@@ -96,7 +99,7 @@ def remote_engine(docker_host: str) -> str | None:
 
 
 def engine_gone(host: str, exc: BaseException) -> str:
-    """One paragraph on an engine that DOCKER_HOST names and that did not answer."""
+    """One paragraph on an engine named on purpose that did not answer."""
     scheme = host.split("://", 1)[0] if "://" in host else "unix"
     how = {
         "tcp": "is dockerd listening there (`dockerd -H tcp://127.0.0.1:2375`, or 2376 with "
@@ -107,9 +110,10 @@ def engine_gone(host: str, exc: BaseException) -> str:
         "unix": "does the socket exist and may this user open it",
     }.get(scheme, "is it an address the Docker SDK reads (unix://, tcp://, ssh://)")
     return (
-        f"the Docker engine DOCKER_HOST names ({host}) did not answer: {exc}. Check it: {how}; "
-        "or unset DOCKER_HOST to use this machine's engine. Nothing was started on it, and "
-        "the harness does not fall back to host processes for an engine named on purpose."
+        f"the Docker engine at {host} (DOCKER_HOST, or --chaos-engines for this worker) did "
+        f"not answer: {exc}. Check it: {how}; or name another engine, or none to use this "
+        "machine's. Nothing was started on it, and the harness does not fall back to host "
+        "processes for an engine named on purpose."
     )
 
 

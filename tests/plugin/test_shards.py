@@ -47,7 +47,8 @@ def test_an_engine_that_does_not_answer_ends_the_shard_with_one_paragraph(
 
     assert done.ret == pytest.ExitCode.TESTS_FAILED
     paragraph = (
-        f"chaos-harness (shard 1/2): the Docker engine DOCKER_HOST names ({address}) did not answer"
+        f"chaos-harness (shard 1/2): the Docker engine at {address} (DOCKER_HOST, or "
+        "--chaos-engines for this worker) did not answer"
     )
     assert output.count(paragraph) == 1, output
     assert "is dockerd listening there" in output
@@ -216,4 +217,31 @@ def test_a_shard_runs_on_the_engine_docker_host_names(
     record = _record(harness.path / "results")
     assert record["docker_host"] == address
     assert record["shard"] == "0/2"
+    harness.assert_nothing_left()
+
+
+def test_each_xdist_worker_may_use_an_engine_of_its_own(harness: Run) -> None:
+    """--chaos-engines: each worker's run record names its own engine (one through tcp,
+    one through the socket). (``--tx popen//env:DOCKER_HOST=...`` cannot say it: xdist
+    splits a spec at every ``//``, an address's included.)"""
+    sock = "/var/run/docker.sock"
+    if not Path(sock).exists():
+        pytest.skip(f"no engine socket at {sock} to put on a tcp address")
+    harness.setup(TESTS, compose_one(harness.context))
+    with _tcp_engine(sock) as address:
+        done = harness.run(
+            "-n",
+            "2",
+            "--dist=each",
+            f"--chaos-engines=gw0={address},gw1=unix://{sock}",
+            "--alluredir=results",
+        )
+    done.assert_outcomes(passed=4)  # --dist=each: both tests on both workers
+    engines = set()
+    for body in _globals(harness.path / "results"):
+        for attachment in body["attachments"]:  # type: ignore[attr-defined]
+            if attachment["name"] == RECORD_NAME:
+                record = json.loads((harness.path / "results" / attachment["source"]).read_text())
+                engines.add(record["docker_host"])
+    assert engines == {address, f"unix://{sock}"}
     harness.assert_nothing_left()

@@ -146,3 +146,29 @@ def test_a_small_profile_gives_every_shard_rounds_of_its_own(size: int, count: i
     ]
     assert [part.examples for part in parts] == [size] * count
     assert sorted(r for part in parts for r in part.rounds) == sorted(whole.rounds)
+
+
+def test_engines_name_a_docker_host_per_worker() -> None:
+    from harness.settings import _engines
+
+    assert _engines("") == ()
+    assert _engines(" gw0=tcp://127.0.0.1:2375 , gw1=unix:///var/run/docker.sock,") == (
+        ("gw0", "tcp://127.0.0.1:2375"),
+        ("gw1", "unix:///var/run/docker.sock"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("gw0", "is not WORKER=ADDRESS"),
+        ("gw0=127.0.0.1:2375", "is not WORKER=ADDRESS"),
+        ("=tcp://a:1", "is not WORKER=ADDRESS"),
+        ("gw0=tcp://a:1,gw0=tcp://b:1", "gw0 is given two engines"),
+    ],
+)
+def test_bad_engines_say_what_to_write(text: str, says: str) -> None:
+    from harness.settings import _engines
+
+    with pytest.raises(ValueError, match=re.escape(says)):
+        _engines(text)
