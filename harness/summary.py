@@ -187,8 +187,9 @@ _RANK = {"-": 0, "ok": 1, "BROKE": 2}
 
 def render_coverage(explorations: Iterable[Mapping[str, Any]]) -> list[str]:
     """What the explorations covered, as lines: per exploration (and shard) how many
-    examples and what it found; then, over all of them, a table of targets (links and
-    services) by fault kind: ok (held), BROKE (an invariant broke), - (not reached)."""
+    examples and what it found; then, over all of them, a table of fault kinds by target
+    (links and services): ok (held), BROKE (an invariant broke), - (not reached), blank
+    (not on the plan)."""
     records = list(explorations)
     if not records:
         return ["no exploration ran"]
@@ -218,11 +219,12 @@ def render_coverage(explorations: Iterable[Mapping[str, Any]]) -> list[str]:
     targets = sorted({target for target, _ in cells})
     covered = sum(1 for mark in cells.values() if mark != "-")
     lines.append(f"fault kinds x targets covered: {covered}/{len(cells)}")
-    width = max(len(t) for t in targets)
-    lines.append(f"{'':<{width}}  " + "  ".join(kinds))
-    for target in targets:
-        row = [cells.get((target, kind), "").center(len(kind)) for kind in kinds]
-        lines.append(f"{target:<{width}}  " + "  ".join(row).rstrip())
+    # A row per kind, a column per target: there are fewer targets than kinds.
+    width = max(len(k) for k in kinds)
+    lines.append(f"{'':<{width}}  " + "  ".join(targets))
+    for kind in kinds:
+        row = [cells.get((target, kind), "").center(len(target)) for target in targets]
+        lines.append(f"{kind:<{width}}  " + "  ".join(row).rstrip())
     lines += [f"not applicable: {text}" for text in inapplicable]
     return lines
 
