@@ -296,6 +296,13 @@ def resolve_settings(config: pytest.Config) -> Settings:
             raise pytest.UsageError(f"chaos-harness: {where}: {exc}") from None
         bases[option.name] = base
     compose = values["compose"]
+    if values["shard"].sharded and values["seed"] == "random":
+        # Each shard would draw a seed of its own: their parts would be of different plans.
+        raise pytest.UsageError(
+            f"chaos-harness: {wheres['shard']}: {values['shard']}, but the seed is random "
+            f"({wheres['seed']}); give every shard one seed, e.g. --chaos-seed=20261129 (or "
+            "chaos_seed in the ini file), so that their parts are parts of one plan"
+        )
     return Settings(
         compose=(bases["compose"] / compose).resolve() if compose else None,
         backend=values["backend"],

@@ -75,7 +75,7 @@ def test_an_engine_on_another_machine_is_refused_saying_where_to_run(
 ) -> None:
     harness.setup(TESTS, compose_one(harness.context))
     monkeypatch.setenv("DOCKER_HOST", "tcp://192.0.2.7:2375")  # TEST-NET-1: never this machine
-    done = harness.run("--chaos-shard=0/3")
+    done = harness.run("--chaos-shard=0/3", "--chaos-seed=1")
     output = done.stdout.str()
     assert done.ret == pytest.ExitCode.TESTS_FAILED
     assert output.count("names an engine on 192.0.2.7, another machine") == 1
@@ -212,7 +212,7 @@ def test_a_shard_runs_on_the_engine_docker_host_names(
     harness.setup(TESTS, compose_one(harness.context))
     with _tcp_engine(sock) as address:
         monkeypatch.setenv("DOCKER_HOST", address)
-        done = harness.run("--chaos-shard=0/2", "--alluredir=results")
+        done = harness.run("--chaos-shard=0/2", "--chaos-seed=1", "--alluredir=results")
     done.assert_outcomes(passed=2)
     record = _record(harness.path / "results")
     assert record["docker_host"] == address

@@ -125,8 +125,19 @@ def test_a_bad_shard_is_a_usage_error_before_anything_starts(pytester: pytest.Py
     done.stderr.fnmatch_lines(["*--chaos-shard: '2/2': K must be less than N*"])
 
 
+def test_a_shard_without_a_seed_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """A random seed per shard: their parts would be parts of different plans."""
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    done = pytester.runpytest("--chaos-shard=0/2")
+    assert done.ret == pytest.ExitCode.USAGE_ERROR
+    done.stderr.fnmatch_lines(
+        ["*--chaos-shard: 0/2, but the seed is random*give every shard one seed*"]
+    )
+    assert pytester.runpytest("--chaos-shard=0/2", "--chaos-seed=3").ret == pytest.ExitCode.OK
+
+
 def test_the_ini_key_sets_the_shard(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nchaos_shard = 1/3\n")
+    pytester.makeini("[pytest]\nchaos_shard = 1/3\nchaos_seed = 8\n")
     pytester.makepyfile(
         "def test_shard(chaos_settings):\n    assert str(chaos_settings.shard) == '1/3'\n"
     )
