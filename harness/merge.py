@@ -183,7 +183,11 @@ def merge_results(
         lines = [f"one run, not sharded ({processes})" if records else "no run record"]
     for record in sorted(records, key=lambda r: str(r.get("shard"))) if expected > 1 else []:
         host = record.get("docker_host") or "this machine's engine"
-        lines.append(f"  shard {record.get('shard')}: seed {record.get('seed')}, engine {host}")
+        ended = [str(e) for e in record.get("errors", [])]
+        lines.append(
+            f"  shard {record.get('shard')}: seed {record.get('seed')}, engine {host}"
+            + (f"; ENDED EARLY (see Global errors): {ended[0][:160]}" if ended else "")
+        )
     if len(seeds) > 1:
         lines.append(
             f"  note: the shards ran with different seeds ({', '.join(map(str, seeds))}), so "

@@ -136,8 +136,9 @@ def test_a_shards_engine_error_reaches_the_merged_report(tmp_path: Path) -> None
     write_globals(
         bad, [(RECORD_NAME, json.dumps(record), "application/json", "json")], ["engine gone"]
     )
-    _, errors = merge_results([good, bad], tmp_path / "merged", shards=2)
+    lines, errors = merge_results([good, bad], tmp_path / "merged", shards=2)
     assert errors == ["engine gone"]
+    assert "  shard 1/2: seed 7, engine this machine's engine; ENDED EARLY" in "\n".join(lines)
 
 
 def test_the_allure_config_groups_failures_by_invariant_and_keeps_history(tmp_path: Path) -> None:
