@@ -75,7 +75,8 @@ class ChaosSession:
             # No test of this run can start a system: end it here, once, saying why (the
             # report's Global errors and a merge over shards show it too). An xdist worker
             # that exits looks like a crash to its controller: there each test fails with it.
-            where = ", ".join(w for w in (self._shard_words.strip(" ()"), self.worker) if w)
+            shard = f"shard {self._shard}" if self._shard else ""
+            where = ", ".join(w for w in (shard, self.worker) if w)
             paragraph = f"chaos-harness{f' ({where})' if where else ''}: {exc}"
             if paragraph not in self.errors:
                 self.errors.append(paragraph)
@@ -165,10 +166,6 @@ class ChaosSession:
     @property
     def _shard(self) -> str:
         return str(self.settings.shard) if self.settings.shard.sharded else ""
-
-    @property
-    def _shard_words(self) -> str:
-        return f" (shard {self._shard})" if self._shard else ""
 
     def record(self) -> dict[str, Any]:
         """What this run did, as plain JSON: what :mod:`harness.merge` adds up over shards."""
