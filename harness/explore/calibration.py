@@ -12,6 +12,7 @@ path are worth trying first (coverage).
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -129,13 +130,16 @@ def calibrate(env: Environment, model: SystemModel, operations: Sequence[Operati
     idle = _idle(env)
     idle_rates = {link: n / IDLE_S for link, n in (idle or {}).items()}
     baselines: dict[str, OperationBaseline] = {}
+    # A key of this calibration's own: a system that remembers idempotency keys answers a
+    # key it saw before from memory, without the downstream calls being measured.
+    prefix = f"calibrate-{secrets.token_hex(4)}"
     for operation in operations:
         reading = env.link_requests()
         started = time.monotonic()
         result = operation.load(
             env,
             operation.service,
-            operation.sends(operation.requests[0], f"calibrate-{operation.name}"),
+            operation.sends(operation.requests[0], f"{prefix}-{operation.name}"),
             rate=RATE,
             seconds=SECONDS,
             timeout=max(5.0, operation.limit_ms / 1000 * 2),
