@@ -26,6 +26,9 @@ __all__ = ["Point", "latency_points", "render_latency_plot"]
 _HISTORY_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#7f7f7f")
 _FAULT_COLOURS = ("#ff7f0e", "#bcbd22", "#e377c2", "#17becf", "#9467bd")
 _ERROR_COLOUR = "#d62728"
+# More legend entries than this (a nightly run has hundreds of loads and fault windows)
+# would leave the axes no room: they are then summed up in one entry each.
+_MAX_LEGEND = 8
 
 
 @dataclass(frozen=True)
@@ -102,16 +105,22 @@ def render_latency_plot(
     _shade_faults(axes, timeline, last_s)
 
     labels = list(dict.fromkeys(p.history for p in points))
+    summed = len(labels) > _MAX_LEGEND
     for index, label in enumerate(labels):
         answered = [p for p in points if p.history == label and not p.error]
         if answered:
+            if summed:
+                every = sum(1 for p in points if not p.error)
+                shown = f"{len(labels)} loads ({every} answered)" if index == 0 else "_"
+            else:
+                shown = f"{label} ({len(answered)} answered)"
             axes.scatter(
                 [p.at_s for p in answered],
                 [p.latency_ms for p in answered],
                 s=14,
                 marker="o",
                 color=_HISTORY_COLOURS[index % len(_HISTORY_COLOURS)],
-                label=f"{label} ({len(answered)} answered)",
+                label=shown,
                 zorder=3,
             )
     errors = [p for p in points if p.error]
@@ -147,7 +156,11 @@ def _shade_faults(axes: Any, timeline: Timeline, last_s: float) -> None:
         start = window.start - timeline.started
         end = _window_end(window, timeline, last_s)
         colour = _FAULT_COLOURS[index % len(_FAULT_COLOURS)]
-        axes.axvspan(start, end, color=colour, alpha=0.18, label=f"fault: {window.description}")
+        if len(windows) <= _MAX_LEGEND:
+            label = f"fault: {window.description}"
+        else:
+            label = f"{len(windows)} fault windows" if index == 0 else "_"
+        axes.axvspan(start, end, color=colour, alpha=0.18, label=label)
         # Labels of overlapping windows are stacked so that each stays readable.
         axes.text(
             start,

@@ -6,6 +6,7 @@ import io
 import struct
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -111,6 +112,21 @@ def test_plot_is_a_png_with_the_points_errors_and_shaded_fault_windows() -> None
     # Each fault band: its colour at alpha 0.18 over white, over a good part of the plot.
     assert share((255, 232, 212), tolerance=0.03) > 0.02, "first fault window not shaded"
     assert share((245, 245, 221), tolerance=0.03) > 0.02, "second fault window not shaded"
+
+
+def test_a_long_run_sums_its_loads_and_faults_up_in_the_legend() -> None:
+    # A nightly run: hundreds of loads and fault windows. One legend entry each would
+    # squeeze the axes to nothing (matplotlib warns that its layout collapsed).
+    pytest.importorskip("matplotlib")
+    history = http_history(*[(i * 0.05, 5.0, 200) for i in range(20)])
+    timeline = timeline_of(history, faults=60)
+    for n in range(60):
+        timeline.record(f"gateway: GET /x/{n}", http_history((0.1 * n, 5.0, 200)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        png = render_latency_plot(timeline)
+    assert png is not None
+    assert png_size(png) == (1100, 480)
 
 
 def test_a_fault_still_on_is_shaded_to_the_end() -> None:

@@ -106,6 +106,14 @@ def test_calibration_counts_requests_per_request_beyond_idle_traffic() -> None:
     assert found == {"a->b": 2.0, "a->c": 1.0}
 
 
+def test_calibration_with_idle_traffic_as_large_as_the_burst_knows_no_links() -> None:
+    # Work left over from earlier (retries, a queue draining) carries 30 requests a second
+    # on a->b: whether 10 requests sent took that link cannot be told, so the links are
+    # unknown rather than "none" (which would make every fault look off the path).
+    moved = {"a->b": 31, "a->c": 10}
+    assert _per_request(moved, {"a->b": 30.0}, seconds=1.0, sent=10) is None
+
+
 def test_calibration_without_counting_links_knows_no_links() -> None:
     assert _moved(None, {"a->b": 1}) is None
     assert _per_request(None, {}, seconds=1.0, sent=10) is None
