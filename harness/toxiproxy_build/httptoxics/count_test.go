@@ -32,35 +32,8 @@ var requests = []string{
 func countPipe(t *testing.T, input string, piece int, interrupt bool) (string, uint64) {
 	t.Helper()
 	toxic := new(HTTPCountToxic)
-	in := make(chan *stream.StreamChunk)
-	out := make(chan *stream.StreamChunk)
-	stub := toxics.NewToxicStub(in, out)
-	stub.State = toxic.NewState()
-	wrapper := &toxics.ToxicWrapper{Toxic: toxic, Toxicity: 1}
-	go stub.Run(wrapper)
-
-	got := make(chan string)
-	go func() {
-		var b strings.Builder
-		for c := range out {
-			b.Write(c.Data)
-		}
-		got <- b.String()
-	}()
-	for i := 0; i < len(input); i += piece {
-		in <- &stream.StreamChunk{Data: []byte(input[i:min(i+piece, len(input))]), Timestamp: time.Now()}
-		if interrupt && stub.InterruptToxic() {
-			go stub.Run(wrapper)
-		}
-	}
-	close(in)
-	select {
-	case s := <-got:
-		return s, toxic.Requests()
-	case <-time.After(5 * time.Second):
-		t.Fatal("pipe did not finish")
-		return "", 0
-	}
+	got := runPipe(t, toxic, input, piece, interrupt)
+	return got, toxic.Requests()
 }
 
 func TestEveryRequestCountedOnceAndPassedUnchanged(t *testing.T) {
