@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import tools
-from harness.backends.docker import DockerBackend, docker_client
+from harness.backends.docker import DockerBackend
+from harness.backends.engine import connect_engine
 from harness.environment import Environment
 from harness.errors import ChaosError
 from harness.explore import (
@@ -81,7 +82,7 @@ def start(bugs: tuple[str, ...], *, race: bool) -> Environment:
         topology,
         DockerBackend(
             new_session_id(),
-            docker_client(),
+            connect_engine(),
             build_args=dict(topology.race_build_args or {}) if race else {},
         ),
         service_env={"CHAOS_BUGS": ",".join(bugs)} if bugs else {},

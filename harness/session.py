@@ -191,10 +191,10 @@ class ChaosSession:
                 # run says so rather than quietly running host processes instead.
                 choice = "docker"
             elif choice == "auto":
-                from harness.backends.docker import docker_client
+                from harness.backends.engine import connect_engine
 
                 try:
-                    docker_client(self.engine).close()
+                    connect_engine(self.engine).close()
                     choice = "docker"
                 except ChaosError:
                     choice = "local"
@@ -212,13 +212,14 @@ class ChaosSession:
                 "select it, or drop --chaos-race"
             )
         if self.backend_name == "docker":
-            from harness.backends.docker import DockerBackend, docker_client
+            from harness.backends.docker import DockerBackend
+            from harness.backends.engine import connect_engine
             from harness.reaper import reap_docker
 
-            client = docker_client(self.engine)
-            reap_docker(client)
+            engine = connect_engine(self.engine)
+            reap_docker(engine.client)
             build_args = dict(topology.race_build_args or {}) if settings.race else {}
-            return DockerBackend(new_session_id(), client, build_args=build_args)
+            return DockerBackend(new_session_id(), engine, build_args=build_args)
         from harness.backends.local import LocalBackend, reap_local
 
         if settings.race:

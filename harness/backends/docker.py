@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import re
-import socket
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.backends.base import Backend, ServiceState, free_port
+from harness.backends.engine import Engine, connect_engine, docker_client
 from harness.build import build_images, build_lock, run_prebuild
-from harness.errors import BackendError, EngineUnavailableError
+from harness.errors import BackendError
 from harness.labels import SESSION_LABEL, session_labels
 from harness.proxies import toxiproxy_image
 from harness.topology import Healthcheck, Link, Service, Topology
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
 
-__all__ = ["DockerBackend", "docker_client", "engine_gone", "remote_engine"]
+__all__ = ["DockerBackend", "docker_client", "remove_session"]
 
 _PORT_ATTEMPTS = 5
 _STOP_TIMEOUT_S = 10  # Docker's default grace before SIGKILL, when the file sets none
@@ -39,96 +38,19 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", name)
 
 
-def docker_client(host: str | None = None) -> docker.DockerClient:
-    """A client for the engine ``host`` names (a ``DOCKER_HOST`` value), else for the one
-    the environment names (``DOCKER_HOST`` included), or raise."""
-    import docker
-    import docker.errors
-
-    host = host or os.environ.get("DOCKER_HOST", "")
-    if host:
-        elsewhere = remote_engine(host)
-        if elsewhere is not None:
-            raise EngineUnavailableError(
-                f"{host} (DOCKER_HOST, or --chaos-engines for this worker) names an engine "
-                f"on {elsewhere}, another machine. The harness publishes services on the "
-                "engine host's 127.0.0.1 only (nothing beyond that machine may reach the "
-                "system under test) and its tests call them there, so they must run on that "
-                "machine: start pytest there (e.g. "
-                f"`ssh {elsewhere} 'cd REPO && .venv/bin/pytest ... --chaos-shard=K/N'`), or "
-                "name an engine on this machine. Nothing was started."
-            )
-    try:
-        environment = {**os.environ, "DOCKER_HOST": host} if host else None
-        client = docker.from_env(timeout=120, environment=environment)
-        client.ping()
-    except (docker.errors.DockerException, OSError) as exc:
-        if host:
-            raise EngineUnavailableError(engine_gone(host, exc)) from None
-        raise EngineUnavailableError(
-            f"no Docker engine answered ({exc}). Start one (as root on Debian: "
-            "`apt-get install docker.io && dockerd &`), point DOCKER_HOST at one, or run "
-            "without containers with --chaos-backend=local"
-        ) from None
-    return client
-
-
-def remote_engine(docker_host: str) -> str | None:
-    """The host a tcp:// or ssh:// DOCKER_HOST names, if it is not this machine (None: a
-    socket, loopback, or an address of this machine, which it can bind)."""
-    scheme, _, rest = docker_host.partition("://")
-    if scheme not in ("tcp", "ssh", "http", "https"):
-        return None
-    netloc = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    host = netloc[1:].split("]", 1)[0] if netloc.startswith("[") else netloc.rsplit(":", 1)[0]
-    if not host or host == "localhost":
-        return None
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
-    except OSError:
-        return None  # unresolvable: the engine's own error says so when it is dialled
-    for address in addresses:
-        family = socket.AF_INET6 if ":" in str(address) else socket.AF_INET
-        try:
-            with socket.socket(family, socket.SOCK_STREAM) as probe:
-                probe.bind((str(address), 0))  # only an address of this machine binds
-            return None
-        except OSError:
-            continue
-    return host
-
-
-def engine_gone(host: str, exc: BaseException) -> str:
-    """One paragraph on an engine named on purpose that did not answer."""
-    scheme = host.split("://", 1)[0] if "://" in host else "unix"
-    how = {
-        "tcp": "is dockerd listening there (`dockerd -H tcp://127.0.0.1:2375`, or 2376 with "
-        "DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for TLS) and is the port open from here",
-        "ssh": "can this user log in there without a password (`ssh -o BatchMode=yes HOST "
-        "docker version` must work: a key the agent or ~/.ssh holds, the host in "
-        "known_hosts) and is that user allowed to use the engine (the docker group)",
-        "unix": "does the socket exist and may this user open it",
-    }.get(scheme, "is it an address the Docker SDK reads (unix://, tcp://, ssh://)")
-    return (
-        f"the Docker engine at {host} (DOCKER_HOST, or --chaos-engines for this worker) did "
-        f"not answer: {exc}. Check it: {how}; or name another engine, or none to use this "
-        "machine's. Nothing was started on it, and the harness does not fall back to host "
-        "processes for an engine named on purpose."
-    )
-
-
 class DockerBackend(Backend):
     name = "docker"
 
     def __init__(
         self,
         session: str,
-        client: docker.DockerClient | None = None,
+        engine: Engine | None = None,
         *,
         build_args: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(session)
-        self.client = client or docker_client()
+        self.engine = engine or connect_engine()
+        self.client = self.engine.client
         # Added to every image build (what x-chaos.race declares, under --chaos-race).
         self.build_args = dict(build_args or {})
         self.network_name = f"{session}-net"
@@ -144,6 +66,14 @@ class DockerBackend(Backend):
     def prepare(self, topology: Topology, env: Mapping[str, str]) -> None:
         self.topology = topology
         self._env = dict(env)
+        self.engine.open()
+        binds = [f"{s.name}: {b.source}" for s in topology.services.values() for b in s.binds]
+        if binds and self.engine.remote:
+            raise BackendError(
+                f"{topology.path} bind-mounts files of this machine ({'; '.join(binds)}), "
+                f"but the engine runs on {self.engine.remote}, which cannot see them: copy "
+                "them into the image (a Dockerfile COPY) or a volume, or run on that machine"
+            )
         with build_lock(topology):
             run_prebuild(topology)
             self._images = build_images(self.client, topology, self.build_args)
@@ -327,6 +257,7 @@ class DockerBackend(Backend):
 
     def down(self) -> None:
         remove_session(self.client, self.session)
+        self.engine.release()
         self._containers.clear()
         self._links.clear()
         self._link_ips.clear()
@@ -350,7 +281,7 @@ class DockerBackend(Backend):
                 f"port {port} of {what!r} is not published (is it running?);"
                 " list it under `ports:` in the compose file"
             )
-        return "127.0.0.1", int(bindings[0]["HostPort"])
+        return self.engine.reach(int(bindings[0]["HostPort"]))
 
     def kill(self, service: str) -> None:
         self._container(service).kill(signal="SIGKILL")

@@ -79,7 +79,7 @@ def test_an_engine_on_another_machine_is_refused_saying_where_to_run(
     output = done.stdout.str()
     assert done.ret == pytest.ExitCode.TESTS_FAILED
     assert output.count("names an engine on 192.0.2.7, another machine") == 1
-    assert "start pytest there" in output
+    assert "as ssh://USER@192.0.2.7" in output
 
 
 WORKLOAD = """\
