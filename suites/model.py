@@ -15,7 +15,8 @@ The invariants, none of which knows which bug is on:
 
 - breaker trips: a burst of at least twice BREAKER_FAILURES patient requests while one
   downstream is cut off (its link down; the service killed, stopped, frozen or unplugged)
-  opens that downstream's breaker, unless it was open already;
+  opens that downstream's breaker, unless it was open already (judged when the replies
+  show at least BREAKER_FAILURES failed calls to it and none that it answered);
 - breaker recovers after heal: with every fault healed, healthy traffic closes every
   breaker within BREAKER_TIMEOUT + epsilon (an example starts with them closed, on a fresh
   gateway if an earlier example left one open for good);
@@ -212,10 +213,31 @@ class ReferenceModel(SystemModel):
         if state_before != 0 or (opened_after or 0.0) > opened_before:
             yield Verdict.passing(name, f"the breaker for {downstream} opened")
             return
+        # The fault says every call failed; the replies must say so too before a closed
+        # breaker is a finding (a call the fault did not reach, or one that never left
+        # the gateway, says nothing of the breaker).
+        failed, answered = _calls_seen(burst, downstream)
+        if answered:
+            yield Verdict.unknown(
+                name,
+                f"{answered} of {burst.sent} replies show {downstream} answering while it was "
+                "cut off, so not every call to it failed; whether the breaker should have "
+                "opened cannot be told",
+            )
+            return
+        if failed < failures:
+            yield Verdict.unknown(
+                name,
+                f"only {failed} of {burst.sent} replies show a failed call to {downstream}, "
+                f"fewer than BREAKER_FAILURES ({failures}): whether the breaker should have "
+                "opened cannot be told",
+            )
+            return
         yield Verdict.failing(
             name,
-            f"{burst.sent} requests went to the gateway while {downstream} was cut off, so "
-            f"every call to it failed, yet the gateway's breaker for {downstream} stayed "
+            f"{burst.sent} requests went to the gateway while {downstream} was cut off, and "
+            f"{failed} replies show a failed call to it, yet the gateway's breaker for "
+            f"{downstream} stayed "
             f"closed (BREAKER_FAILURES is {failures}): calls to a dead downstream are not "
             "cut short",
         )
@@ -291,6 +313,24 @@ def _cut_off(example: ExampleRun, burst: Burst, *, orders: bool) -> str | None:
     called = set(DOWNSTREAMS) if orders else {"inventory"}
     cut &= set(DOWNSTREAMS)
     return next(iter(cut)) if len(cut) == 1 and cut <= called else None
+
+
+def _calls_seen(burst: Burst, downstream: str) -> tuple[int, int]:
+    """(replies that show a failed call to ``downstream``, replies that show it answering),
+    read from the burst's replies: the gateway names the downstream in a 502/504's error,
+    and answers a product read from its cache (degraded) when inventory's call failed."""
+    failed = answered = 0
+    for _, done in burst.history.completed():
+        reply = done.value if isinstance(done.value, dict) else {}
+        status, body = reply.get("status"), reply.get("body")
+        error = str(body.get("error", "")) if isinstance(body, dict) else ""
+        degraded = isinstance(body, dict) and body.get("degraded") is True
+        named = status in (502, 504) and error.startswith(f"{downstream}:")
+        if named or (degraded and downstream == "inventory"):
+            failed += 1
+        elif isinstance(status, int) and status < 300 and not degraded:
+            answered += 1  # a read or an order that called it and got its answer
+    return failed, answered
 
 
 def _audit(example: ExampleRun, order_ids: set[str]) -> list[dict[str, Any]]:
