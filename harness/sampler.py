@@ -58,6 +58,7 @@ class MetricSampler:
         self.clock = clock
         self.scrapes: list[Scrape] = []
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # no scrape is added once stop() has returned
         self._thread = threading.Thread(target=self._run, name="chaos-metric-sampler", daemon=True)
 
     def __enter__(self) -> Self:
@@ -73,23 +74,30 @@ class MetricSampler:
         self.stop()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+        """Stop at once: a scrape still in flight (up to its 1 s timeout, against a frozen
+        service) is dropped when it ends, not waited for, so the series end here."""
+        with self._lock:
+            self._stop.set()
 
     def scrape_now(self) -> None:
+        self._scrape(background=False)
+
+    def _scrape(self, *, background: bool) -> None:
         for service, read in self._readers.items():
             try:
                 metrics: Metrics | None = read(1.0)
                 error = None
             except ChaosError as exc:
                 metrics, error = None, str(exc)
-            self.scrapes.append(Scrape(self.clock(), service, metrics, error))
+            with self._lock:
+                if background and self._stop.is_set():
+                    return
+                self.scrapes.append(Scrape(self.clock(), service, metrics, error))
 
     def _run(self) -> None:
         deadline = time.monotonic() + self.max_seconds
         while not self._stop.is_set() and time.monotonic() < deadline:
-            self.scrape_now()
+            self._scrape(background=True)
             self._stop.wait(self.interval_s)
 
     def series(self, service: str, name: str, labels: Mapping[str, str] | None = None) -> Series:

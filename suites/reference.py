@@ -136,7 +136,9 @@ def close_breakers(env: Environment, timeout_s: float = 10.0) -> bool:
     @tenacity.retry(
         retry=tenacity.retry_if_exception_type(BreakerOpen),
         stop=tenacity.stop_after_delay(timeout_s),
-        wait=tenacity.wait_exponential(multiplier=0.1, max=1.0),
+        # Checked often: an open breaker half-opens BREAKER_TIMEOUT after it opened, and
+        # every poll past that is time an exploration's example waits for nothing.
+        wait=tenacity.wait_exponential(multiplier=0.05, max=0.25),
         reraise=True,
     )
     def settle() -> None:

@@ -268,14 +268,12 @@ class DockerBackend(Backend):
         return self._published(self._container(service), port, service)
 
     def _published(self, container: Container, port: int, what: str) -> tuple[str, int]:
-        container.reload()
-        bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp")
-        if not bindings:
-            # A stopped (killed) container publishes nothing, but keeps the binding the
-            # harness chose: its address stays, and a client there is refused, as a
-            # client of a dead service is.
-            configured = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
-            bindings = configured.get(f"{port}/tcp")
+        # The binding the harness chose when it created the container: it stays through
+        # kills and restarts (a stopped container publishes nothing, but keeps it, so a
+        # client there is refused, as a client of a dead service is). No inspect per call:
+        # addresses are asked for on every request a check sends.
+        configured = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
+        bindings = configured.get(f"{port}/tcp")
         if not bindings:
             raise BackendError(
                 f"port {port} of {what!r} is not published (is it running?);"

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import requests
 
@@ -47,6 +48,7 @@ from harness.probes import (
     DUMP_WRITER,
     OUTGOING_POOL,
     GoroutineGroup,
+    Metrics,
     diff_goroutines,
     format_groups,
     handling_request,
@@ -60,6 +62,8 @@ if TYPE_CHECKING:
     from harness.environment import Environment
     from harness.explore.engine import Burst, ExampleRun
     from harness.explore.model import Operation
+
+T = TypeVar("T")
 
 __all__ = [
     "GROWTH",
@@ -121,6 +125,15 @@ class Usage:
 
     def describe(self) -> str:
         return ", ".join(f"{r} {_show(r, v)}" for r, v in self.values.items()) or "nothing read"
+
+
+def _each(names: Sequence[str], read: Callable[[str], T]) -> dict[str, T]:
+    """``read`` of every service at once: they are independent HTTP reads, each mostly
+    waiting on its service."""
+    if len(names) < 2:
+        return {name: read(name) for name in names}
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        return dict(zip(names, pool.map(read, names), strict=True))
 
 
 def read_usage(
@@ -218,20 +231,27 @@ class BoundedResources(Invariant):
 
     def start(self, run: ExampleRun) -> Iterator[Verdict]:
         self.started = time.monotonic()
-        for name in run.watched:
+
+        def first(name: str) -> Usage:
             baseline = run.baselines.get(name)
             groups = baseline.groups if baseline is not None and baseline.taken else None
-            self.first[name] = read_usage(run.env, name, groups)
+            return read_usage(run.env, name, groups)
+
+        self.first = _each(run.watched, first)
         yield from ()
 
     def after_burst(self, run: ExampleRun, burst: Burst) -> Iterator[Verdict]:
         self.served += burst.sent
-        for name in run.watched:
-            if _silenced(run, name):
-                continue
+
+        def scrape(name: str) -> Metrics | None:
             try:
-                metrics = read_metrics(run.env, name, timeout=2.0)
+                return read_metrics(run.env, name, timeout=2.0)
             except ChaosError:
+                return None
+
+        scraped = _each([n for n in run.watched if not _silenced(run, n)], scrape)
+        for name, metrics in scraped.items():
+            if metrics is None:
                 continue
             values = {
                 metric: value
@@ -244,7 +264,7 @@ class BoundedResources(Invariant):
 
     def end(self, run: ExampleRun) -> Iterator[Verdict]:
         names = [n for n in run.watched if n not in run.replaced]
-        last = {name: read_usage(run.env, name) for name in names}
+        last = _each(names, lambda name: read_usage(run.env, name))
         grown = {name: self._grown(name, last[name]) for name in names}
         probed = [name for name in names if grown[name]]
         rounds: dict[str, list[tuple[int, Usage]]] = {}
