@@ -92,3 +92,33 @@ def test_a_service_without_metrics_is_unknown_with_the_endpoint_and_promhttp(
     verdict = stays_under(series, 50, why_unobserved=why)
     assert verdict.outcome is Outcome.UNKNOWN
     assert verdict.message == f"go_goroutines was never observed: {why}"
+
+
+class _Slow(_Handler):
+    """A service that takes a while to answer its /metrics, as a frozen one does."""
+
+    def do_GET(self) -> None:
+        asked.set()
+        answered.wait(timeout=5)
+        super().do_GET()
+
+
+asked, answered = threading.Event(), threading.Event()
+
+
+def test_stopping_does_not_wait_for_a_scrape_in_flight_and_drops_it() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        sampler = MetricSampler(cast(Any, Env(url, Service(metrics="/metrics"))), ["api"])
+        with sampler:
+            assert asked.wait(timeout=5)  # stopped while its first scrape waits for the answer
+        assert sampler._thread.is_alive()  # still waiting: stop() did not join it
+        answered.set()
+        sampler._thread.join(timeout=5)
+        assert sampler.scrapes == []  # what it brought back after stop() was dropped
+    finally:
+        answered.set()
+        server.shutdown()
+        server.server_close()
