@@ -30,6 +30,7 @@ import yaml
 
 from bench import tools
 from harness.backends.docker import DockerBackend, docker_client
+from harness.backends.engine import connect_engine
 from harness.backends.local import LocalBackend
 from harness.build import build_images, run_prebuild
 from harness.environment import Environment
@@ -130,7 +131,7 @@ def main() -> None:
     compose = tools.require_tool("docker-compose", "docker-compose")
     tools.reference_build()
     topology = load_topology(COMPOSE)
-    client = docker_client()
+    engine = connect_engine()
 
     rows: list[tuple[str, float]] = []
     if not args.no_cold:
@@ -139,7 +140,7 @@ def main() -> None:
         rows.append(
             (
                 "harness docker, cold (prebuild + images built)",
-                harness_up(topology, lambda: DockerBackend(new_session_id(), client)),
+                harness_up(topology, lambda: DockerBackend(new_session_id(), engine)),
             )
         )
 
@@ -149,7 +150,7 @@ def main() -> None:
     rows.append(
         (
             "harness docker, warm",
-            median(lambda: harness_up(topology, lambda: DockerBackend(new_session_id(), client))),
+            median(lambda: harness_up(topology, lambda: DockerBackend(new_session_id(), engine))),
         )
     )
     rows.append(
@@ -159,7 +160,7 @@ def main() -> None:
         )
     )
     run_prebuild(topology)
-    images = build_images(client, topology)
+    images = build_images(engine.client, topology)
     rows.append(
         (
             "docker-compose up -d + health poll, warm",
