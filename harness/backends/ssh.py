@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,7 @@ class SshTunnel:
         self._control = self._folder / "control"
         self.socket = self._folder / "docker.sock"
         self._forwards: dict[int, int] = {}  # remote port -> local port
+        self._lock = threading.Lock()  # checks read several services' addresses at once
         self._master: subprocess.Popen[bytes] | None = None
         # A file, not a pipe: the master lives for the whole run and says a line whenever a
         # forwarded port finds nothing listening (a killed service), which would fill a pipe.
@@ -164,6 +166,12 @@ class SshTunnel:
     def forward(self, remote_port: int) -> int:
         """A port on this machine's 127.0.0.1 that reaches ``remote_port`` on the engine
         machine's 127.0.0.1; the same one for as long as the tunnel lives."""
+        with self._lock:
+            return self._forward(remote_port)
+
+    def _forward(self, remote_port: int) -> int:
+        if self._master is not None and self._master.poll() is not None:
+            self._forwards.clear()  # the connection dropped, and its forwards with it
         if remote_port in self._forwards:
             return self._forwards[remote_port]
         self.open()
@@ -182,8 +190,9 @@ class SshTunnel:
 
     def close(self) -> None:
         """End the connection and its forwards; :meth:`open` may start them again."""
-        self._forwards.clear()
-        self._stop_master()
+        with self._lock:
+            self._forwards.clear()
+            self._stop_master()
         shutil.rmtree(self._folder, ignore_errors=True)
 
     def _ask(self, command: str, *args: str) -> subprocess.CompletedProcess[str]:
