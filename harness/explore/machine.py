@@ -6,8 +6,9 @@ to around the model's deadline, send bursts of the model's operations (patient o
 impatient clients), overload the operations that allow it, and wait; after every step the
 watched services must still have their process. Like Jepsen's nemesis, a fault may also
 land *during* a burst, while its requests are in flight (a SIGTERM then finds a service
-that does not let them finish), and a fault may be held longer than the longest period of
-the system's background work.
+that does not let them finish; one rule first slows a link on the burst's path, so that
+there are requests in flight when the signal lands), and a fault may be held longer than
+the longest period of the system's background work.
 
 The budget is hard (:class:`~harness.explore.profiles.Budget`): once it is spent, an
 example passes at once without touching the system, so Hypothesis' shrinker runs out of
@@ -35,6 +36,7 @@ from harness.errors import ChaosError
 from harness.explore.calibration import Calibration
 from harness.explore.coverage import Coverage, cover
 from harness.explore.engine import MAX_ACTIVE, ExampleRun, calibrated, patient_timeout_s
+from harness.explore.invariants.shutdown import MARGIN_S as IN_FLIGHT_MARGIN_S
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.explore.profiles import PROFILES, Budget, hypothesis_settings
 from harness.explore.replays import Failure, FailureLog
@@ -72,6 +74,19 @@ def outlast_default(model: SystemModel, env: Environment) -> float:
     the system's background work (0, never, when the model declares none)."""
     periods = [p for p in model.periods_s(env.topology) if p > 0]
     return max(periods) + OUTLAST_MARGIN_S if periods else 0.0
+
+
+def _on_path(calibration: Calibration | None, operation: Operation, link: str) -> bool:
+    """Whether ``operation``'s requests travel ``link`` (unknown: assume they do)."""
+    baseline = calibration.of(operation) if calibration is not None else None
+    return baseline is None or baseline.touches_link(link)
+
+
+def _in_flight_ms(operation: Operation, tenths: int) -> int:
+    """A latency that keeps requests in flight well past the SIGTERM invariant's margin:
+    ``tenths`` of the operation's budget, at least the margin and 150 ms more."""
+    shortest = int((IN_FLIGHT_MARGIN_S + 0.15) * 1000)
+    return max(shortest, int(operation.limit_ms * tenths / 10))
 
 
 def _http_links(env: Environment) -> list[str]:
@@ -116,6 +131,7 @@ def exploration_machine(
     ]
     any_fault = st.one_of(*(family for family in families if not family.is_empty))
     links = sorted(topology.links)
+    proxy_service = topology.toxiproxy.service if topology.toxiproxy else None
     overloadable = [op for op in operations if op.overload]
     variants = max(len(op.requests) for op in operations)
 
@@ -237,6 +253,51 @@ def exploration_machine(
                     return
                 timeout = patient_timeout_s(operation)
                 run.burst(burst(operation, variant, float(rate), 0.5, timeout))
+
+        if links:
+
+            @rule(
+                operation=st.sampled_from(operations),
+                variant=st.integers(0, variants - 1),
+                link=st.integers(0, len(links) - 1),
+                tenths=st.integers(4, 10),
+                rate=st.integers(10, 25),
+                length=st.integers(6, 10),
+                at=st.integers(6, 10),
+                restart=st.booleans(),
+            )
+            def sigterm_in_flight(
+                self,
+                operation: Operation,
+                variant: int,
+                link: int,
+                tenths: int,
+                rate: int,
+                length: int,
+                at: int,
+                restart: bool,
+            ) -> None:
+                """Slow a link on the operation's path, then SIGTERM (or restart) the
+                service a burst is sent to while its requests wait on that link: they
+                are in flight when the signal lands and must be answered. Unslowed, a
+                request ends in milliseconds and a SIGTERM rarely finds one in flight."""
+                run = live(self)
+                if run is None or operation.service == proxy_service:
+                    return
+                path = [name for name in links if _on_path(calibration, operation, name)]
+                if not path:
+                    return
+                slow = Latency(path[link % len(path)], ms=_in_flight_ms(operation, tenths))
+                signal: Fault = (Restart if restart else Terminate)(operation.service)
+                if not (run.can_apply(slow) and run.can_apply(signal)):
+                    return
+                run.fault_on(slow)
+                step = burst(
+                    operation, variant, float(rate), length / 10, patient_timeout_s(operation)
+                )
+                landing = At(round(step.seconds * at / 10, 3), FaultOn(signal))
+                step = replace(step, during=(landing,))
+                run.burst(step)
 
         @rule(tenths=st.integers(1, 5), hold=st.integers(0, HOLD_ONE_IN - 1))
         def wait(self, tenths: int, hold: int) -> None:
