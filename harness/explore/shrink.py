@@ -11,6 +11,12 @@ single drop keeps the failure or the budget has no room for another example.
 
 A candidate keeps the gaps between the steps that are left (:meth:`Schedule.without`), so a
 failure that needs a fault to land at a given moment is tried with the same timing.
+
+Twice in a row is still luck now and then: among the many candidates a pass tries, one that
+breaks it one run in three gets through in time. So the pass ends by confirming its result
+(:data:`CONFIRM_RUNS` more runs, all breaking it); a result that does not confirm gives way
+to the schedule it was cut from, and so on back to where the pass started: a saved schedule
+must replay the failure, not merely have shown it once.
 """
 
 from __future__ import annotations
@@ -31,9 +37,10 @@ if TYPE_CHECKING:
     from harness.explore.profiles import Budget
     from harness.explore.replays import Failure, FailureLog
 
-__all__ = ["EXAMPLE_OVERHEAD_S", "candidates", "minimize"]
+__all__ = ["CONFIRM_RUNS", "EXAMPLE_OVERHEAD_S", "candidates", "minimize"]
 
 EXAMPLE_OVERHEAD_S = 3.0  # an example's start and end checks, besides its steps
+CONFIRM_RUNS = 3  # runs the result must break it in, one after another, to be kept
 
 
 def candidates(schedule: Schedule) -> Iterator[tuple[str, Schedule]]:
@@ -145,6 +152,7 @@ def minimize(
             best = again
             break
         env.events.progress("shrinking: a failure did not break it again; trying a longer one")
+    chain = [best]  # each schedule the pass kept, cut from the one before
     tried: set[Schedule] = set()
     improved = True
     while improved:
@@ -154,7 +162,7 @@ def minimize(
                 continue
             if not fits():
                 env.events.progress("shrinking: out of budget, keeping the shortest so far")
-                return best
+                return _confirmed(env, chain, attempt, fits)
             tried.add(candidate)
             found = attempt(candidate)
             if found is not None and fits():
@@ -164,9 +172,39 @@ def minimize(
                 continue
             env.events.progress(f"shrinking: {what}: still breaks it")
             best = found
+            chain.append(best)
             improved = True
             break
-    return best
+    return _confirmed(env, chain, attempt, fits)
+
+
+def _confirmed(
+    env: Environment,
+    chain: list[Failure],
+    attempt: Callable[[Schedule], Failure | None],
+    fits: Callable[[], bool],
+) -> Failure:
+    """The last schedule of ``chain`` that breaks it :data:`CONFIRM_RUNS` runs in a row;
+    when none does, the one with the longest run of breaks (the shortest among equals).
+    What the budget has no room to confirm is kept as it is."""
+    kept, streak = chain[-1], -1
+    for failure in reversed(chain):
+        broke = 0
+        while broke < CONFIRM_RUNS and fits() and attempt(failure.schedule) is not None:
+            broke += 1
+        steps = len(failure.schedule.steps)
+        if broke == CONFIRM_RUNS:
+            env.events.progress(f"shrinking: {steps} steps broke it {broke} runs more: kept")
+            return failure
+        if broke > streak:
+            kept, streak = failure, broke
+        if not fits():
+            break
+        env.events.progress(
+            f"shrinking: {steps} steps broke it {broke} of {CONFIRM_RUNS} runs more: "
+            "trying the schedule it was cut from"
+        )
+    return kept
 
 
 def _attempt(

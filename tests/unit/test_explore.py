@@ -51,7 +51,7 @@ from harness.explore.engine import EPSILON_MS, patient_timeout_s
 from harness.explore.machine import NEMESIS_ONE_IN, _nemesis
 from harness.explore.model import check_model
 from harness.explore.profiles import Budget
-from harness.explore.shrink import candidates
+from harness.explore.shrink import CONFIRM_RUNS, _confirmed, candidates
 from harness.progress import Progress, enabled, line
 from harness.selection import split_nightly, wants_nightly
 from harness.settings import _optional_seconds, _profile, _runs, resolve_settings
@@ -617,6 +617,46 @@ def test_the_shrinking_pass_drops_whole_episodes_first_then_single_steps() -> No
     assert calm.steps == (FaultOn(SLOW), Wait(0.2), replace(burst, during=()), FaultOff(SLOW))
     assert "without wait 0.2 s" in whats
     assert all(len(c.steps) < len(failing.steps) for _, c in cuts)
+
+
+class _Runs:
+    """What each schedule's runs give, one after another (True: it broke the invariant)."""
+
+    def __init__(self, outcomes: dict[Schedule, list[bool]]) -> None:
+        self.outcomes = outcomes
+        self.ran: list[Schedule] = []
+        self.events = self  # the environment's events: its progress lines go nowhere
+
+    def progress(self, text: str) -> None:
+        pass
+
+    def attempt(self, schedule: Schedule) -> Failure | None:
+        self.ran.append(schedule)
+        return Failure(schedule, "m") if self.outcomes[schedule].pop(0) else None
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "kept"),
+    [
+        ([[], [], [True] * CONFIRM_RUNS], 2),  # the shortest confirms
+        ([[], [True] * CONFIRM_RUNS, [True, False]], 1),  # it does not: the one it came from
+        ([[True, False], [False], [False]], 0),  # none does: the longest run of breaks
+        ([[True, False], [True, False], [False]], 1),  # ... the shortest among equals
+    ],
+)
+def test_a_shrunk_schedule_is_kept_only_if_it_breaks_it_again_run_after_run(
+    outcomes: list[list[bool]], kept: int
+) -> None:
+    chain = [Failure(schedule(*[SLOW, DOWN][:n]), "m") for n in (2, 1, 0)]
+    runs = _Runs({f.schedule: list(o) for f, o in zip(chain, outcomes, strict=True)})
+    assert _confirmed(runs, chain, runs.attempt, lambda: True) is chain[kept]  # type: ignore[arg-type]
+
+
+def test_a_schedule_the_budget_has_no_room_to_confirm_is_kept_as_it_is() -> None:
+    chain = [Failure(schedule(SLOW), "m"), Failure(schedule(), "m")]
+    runs = _Runs({})
+    assert _confirmed(runs, chain, runs.attempt, lambda: False) is chain[-1]  # type: ignore[arg-type]
+    assert runs.ran == []
 
 
 def test_a_failure_keeps_to_its_first_broken_invariant_when_shrunk() -> None:
