@@ -57,6 +57,7 @@ HOLD_ONE_IN = 16  # of the waits while a fault is on, one in this many holds it 
 # 3 a fault of any kind, and one each a kill, a SIGTERM and a restart (SIGTERM, then start)
 # of the service the burst is sent to, where shutdown bugs show.
 NEMESIS_ONE_IN = 16
+SIGTERM_ONE_IN = 4  # of the draws of the SIGTERM-in-flight rule, one in this many acts
 _OWN: tuple[type[Kill] | type[Terminate] | type[Restart], ...] = (Kill, Terminate, Restart)
 
 
@@ -265,6 +266,7 @@ def exploration_machine(
                 length=st.integers(6, 10),
                 at=st.integers(6, 10),
                 restart=st.booleans(),
+                act=st.integers(0, SIGTERM_ONE_IN - 1),
             )
             def sigterm_in_flight(
                 self,
@@ -276,13 +278,16 @@ def exploration_machine(
                 length: int,
                 at: int,
                 restart: bool,
+                act: int,
             ) -> None:
                 """Slow a link on the operation's path, then SIGTERM (or restart) the
                 service a burst is sent to while its requests wait on that link: they
                 are in flight when the signal lands and must be answered. Unslowed, a
-                request ends in milliseconds and a SIGTERM rarely finds one in flight."""
+                request ends in milliseconds and a SIGTERM rarely finds one in flight.
+                Only the top value of ``act`` does it: a restart costs seconds, and every
+                example would have one."""
                 run = live(self)
-                if run is None or operation.service == proxy_service:
+                if run is None or act < SIGTERM_ONE_IN - 1 or operation.service == proxy_service:
                     return
                 path = [name for name in links if _on_path(calibration, operation, name)]
                 if not path:
