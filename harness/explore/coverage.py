@@ -69,6 +69,7 @@ from harness.explore.engine import (
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.explore.replays import Failure
 from harness.explore.sharding import plan_shard
+from harness.explore.shrink import confirmed
 from harness.shard import UNSHARDED, Shard
 
 if TYPE_CHECKING:
@@ -104,7 +105,9 @@ BUILDERS: dict[str, Build] = {
     "slow_close": lambda t, d, s: SlowClose(t, delay_ms=_ms(d, 1, s)),
     "http_delay": lambda t, d, s: HttpDelay(t, ms=_ms(d, 2, s)),
     "http_error": lambda t, d, s: HttpError(t, status=503, rate=s),
-    "http_malformed": lambda t, d, s: HttpMalformed(t, mode="garbage", rate=s),
+    # Valid JSON of the wrong shape: it passes the parser every client has and reaches the
+    # code that trusts the shape (a type assertion, a missing field), where garbage stops.
+    "http_malformed": lambda t, d, s: HttpMalformed(t, mode="wrong_type", rate=s),
     "limit_data": lambda t, d, s: LimitData(t, bytes=100),
     "timeout": lambda t, d, s: Timeout(t, after_ms=_ms(d, 1, 1)),
     "reset_peer": lambda t, d, s: ResetPeer(t, after_ms=0),
@@ -410,8 +413,10 @@ def _shrink(
     """The smallest shape of ``case`` that still breaks one of the checks ``wanted``
     (those ``first`` broke), running at most ``runs`` examples within the budget (greedy:
     the first smaller one that breaks twice in a row is kept, and its own candidates are
-    tried next; one lucky run of a timing failure would not replay)."""
+    tried next; one lucky run of a timing failure would not replay), then confirmed as
+    :func:`harness.explore.shrink.confirmed` does."""
     shape, best, tried = Shape(), first, 0
+    chain = [first]
 
     def breaks(candidate: Shape) -> Failure | None:
         nonlocal tried
@@ -433,5 +438,11 @@ def _shrink(
             found = breaks(candidate)
             if found is not None:
                 shape, best, improved = candidate, found, True
+                chain.append(best)
                 break
-    return best
+
+    def again(schedule: Schedule) -> Failure | None:
+        done = run(schedule)
+        return done.failure() if {v.check for _, _, v in done.failures} & wanted else None
+
+    return confirmed(env, chain, again, lambda: budget.fits(budget.end))

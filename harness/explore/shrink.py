@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from harness.explore.profiles import Budget
     from harness.explore.replays import Failure, FailureLog
 
-__all__ = ["CONFIRM_RUNS", "EXAMPLE_OVERHEAD_S", "candidates", "minimize"]
+__all__ = ["CONFIRM_RUNS", "EXAMPLE_OVERHEAD_S", "candidates", "confirmed", "minimize"]
 
 EXAMPLE_OVERHEAD_S = 3.0  # an example's start and end checks, besides its steps
 CONFIRM_RUNS = 3  # runs the result must break it in, one after another, to be kept
@@ -162,7 +162,7 @@ def minimize(
                 continue
             if not fits():
                 env.events.progress("shrinking: out of budget, keeping the shortest so far")
-                return _confirmed(env, chain, attempt, fits)
+                return confirmed(env, chain, attempt, fits)
             tried.add(candidate)
             found = attempt(candidate)
             if found is not None and fits():
@@ -175,10 +175,10 @@ def minimize(
             chain.append(best)
             improved = True
             break
-    return _confirmed(env, chain, attempt, fits)
+    return confirmed(env, chain, attempt, fits)
 
 
-def _confirmed(
+def confirmed(
     env: Environment,
     chain: list[Failure],
     attempt: Callable[[Schedule], Failure | None],

@@ -51,7 +51,7 @@ from harness.explore.engine import EPSILON_MS, patient_timeout_s
 from harness.explore.machine import NEMESIS_ONE_IN, _nemesis
 from harness.explore.model import check_model
 from harness.explore.profiles import Budget
-from harness.explore.shrink import CONFIRM_RUNS, _confirmed, candidates
+from harness.explore.shrink import CONFIRM_RUNS, candidates, confirmed
 from harness.progress import Progress, enabled, line
 from harness.selection import split_nightly, wants_nightly
 from harness.settings import _optional_seconds, _profile, _runs, resolve_settings
@@ -649,13 +649,13 @@ def test_a_shrunk_schedule_is_kept_only_if_it_breaks_it_again_run_after_run(
 ) -> None:
     chain = [Failure(schedule(*[SLOW, DOWN][:n]), "m") for n in (2, 1, 0)]
     runs = _Runs({f.schedule: list(o) for f, o in zip(chain, outcomes, strict=True)})
-    assert _confirmed(runs, chain, runs.attempt, lambda: True) is chain[kept]  # type: ignore[arg-type]
+    assert confirmed(runs, chain, runs.attempt, lambda: True) is chain[kept]  # type: ignore[arg-type]
 
 
 def test_a_schedule_the_budget_has_no_room_to_confirm_is_kept_as_it_is() -> None:
     chain = [Failure(schedule(SLOW), "m"), Failure(schedule(), "m")]
     runs = _Runs({})
-    assert _confirmed(runs, chain, runs.attempt, lambda: False) is chain[-1]  # type: ignore[arg-type]
+    assert confirmed(runs, chain, runs.attempt, lambda: False) is chain[-1]  # type: ignore[arg-type]
     assert runs.ran == []
 
 
