@@ -117,6 +117,10 @@ def docker_cli(*args: str) -> list[str]:
     return [line for line in done.stdout.splitlines() if line.strip()]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -157,6 +161,9 @@ class Run:
             cwd=self.path,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # A shell's background job (nohup, `&` in a script) ignores SIGINT, and so would
+            # the run it starts: Ctrl-C is what some of these tests send.
+            preexec_fn=_default_sigint,
         )
         self.popens.append(proc)
         return proc
