@@ -36,6 +36,7 @@ from harness.errors import ChaosError
 from harness.explore.calibration import Calibration
 from harness.explore.coverage import Coverage, cover
 from harness.explore.engine import MAX_ACTIVE, ExampleRun, calibrated, patient_timeout_s
+from harness.explore.invariants.paths import traveled
 from harness.explore.invariants.shutdown import MARGIN_S as IN_FLIGHT_MARGIN_S
 from harness.explore.model import Operation, SystemModel, check_model
 from harness.explore.profiles import PROFILES, Budget, hypothesis_settings
@@ -77,10 +78,15 @@ def outlast_default(model: SystemModel, env: Environment) -> float:
     return max(periods) + OUTLAST_MARGIN_S if periods else 0.0
 
 
-def _on_path(calibration: Calibration | None, operation: Operation, link: str) -> bool:
-    """Whether ``operation``'s requests travel ``link`` (unknown: assume they do)."""
+def _path(
+    calibration: Calibration | None, operation: Operation, links: list[str], topology: Topology
+) -> list[str]:
+    """The ``links`` ``operation``'s requests travel (unknown: all of them)."""
     baseline = calibration.of(operation) if calibration is not None else None
-    return baseline is None or baseline.touches_link(link)
+    known = None
+    if calibration is not None and baseline is not None:
+        known = traveled(baseline, calibration, topology)
+    return links if known is None else [name for name in links if name in known]
 
 
 def _in_flight_ms(operation: Operation, tenths: int) -> int:
@@ -289,7 +295,7 @@ def exploration_machine(
                 run = live(self)
                 if run is None or act < SIGTERM_ONE_IN - 1 or operation.service == proxy_service:
                     return
-                path = [name for name in links if _on_path(calibration, operation, name)]
+                path = _path(calibration, operation, links, topology)
                 if not path:
                     return
                 slow = Latency(path[link % len(path)], ms=_in_flight_ms(operation, tenths))
